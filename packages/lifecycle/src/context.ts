@@ -1,0 +1,158 @@
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { processGlobal } from './process-global';
+
+/**
+ * The one context object of a request, shared by every keel package. trace-id
+ * writes the trace fields, timeout the deadline; the signal is shared by all
+ * that cancel work (timeout, client disconnect, shutdown).
+ */
+export interface RequestContext {
+  /** The request this context belongs to. */
+  readonly req: IncomingMessage;
+  /** The response of that request. */
+  readonly res: ServerResponse;
+  /** `Date.now()` when the context was entered. */
+  readonly startedAt: number;
+  /** The trace ID of the request (set by `@keel/trace-id`). */
+  traceId?: string;
+  /** This service's span ID for the request (set by `@keel/trace-id`). */
+  spanId?: string;
+  /** The caller's span ID from an incoming `traceparent` (set by `@keel/trace-id`). */
+  parentId?: string;
+  /** The sampled flag of an incoming `traceparent` (set by `@keel/trace-id`). */
+  sampled?: boolean;
+  /** Epoch milliseconds at which the request's deadline expires (set by `@keel/timeout`). */
+  deadline?: number;
+  /**
+   * The request's AbortSignal, created on first read. It aborts with the reason
+   * given to {@link RequestContext.abort}: a deadline, a client disconnect or shutdown.
+   */
+  readonly signal: AbortSignal;
+  /** True once {@link RequestContext.abort} has been called. */
+  readonly aborted: boolean;
+  /** Aborts the request's signal with `reason`; later calls are ignored. */
+  abort(reason: unknown): void;
+  /** True once the response has finished or its connection closed. */
+  readonly ended: boolean;
+}
+
+/** The property on `req` under which the request's context is reachable. */
+export const CONTEXT_PROPERTY = Symbol.for('keel.requestContext');
+
+class KeelRequestContext implements RequestContext {
+  readonly startedAt = Date.now();
+  traceId?: string;
+  spanId?: string;
+  parentId?: string;
+  sampled?: boolean;
+  deadline?: number;
+  ended = false;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #aborted = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {}
+
+  // Most requests never need a signal: create the controller only when asked.
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * A store that can also publish the context elsewhere (for example into a
+ * cls-hooked namespace) while `run` executes.
+ */
+export interface ContextBridge {
+  /** Runs `fn` with `context` also visible through the bridged store. */
+  run<T>(context: RequestContext, fn: () => T): T;
+}
+
+interface ContextState {
+  readonly storage: AsyncLocalStorage<RequestContext>;
+  readonly active: Set<RequestContext>;
+  bridge: ContextBridge | undefined;
+}
+
+const state = processGlobal<ContextState>('keel.lifecycle.contextState', () => ({
+  storage: new AsyncLocalStorage<RequestContext>(),
+  active: new Set(),
+  bridge: undefined,
+}));
+
+/** Sets (or with `undefined`, clears) the bridge every new request context is also published through. */
+export function setContextBridge(bridge: ContextBridge | undefined): void {
+  state.bridge = bridge;
+}
+
+/** Returns the context of the request whose async chain is running, or `undefined` outside one. */
+export function getContext(): RequestContext | undefined {
+  return state.storage.getStore();
+}
+
+/** Returns the context attached to `req`, or `undefined` when no keel middleware has seen it. */
+export function contextOf(req: IncomingMessage): RequestContext | undefined {
+  return (req as unknown as Record<symbol, RequestContext | undefined>)[CONTEXT_PROPERTY];
+}
+
+/** The contexts of every request whose response has not ended yet. */
+export function activeContexts(): ReadonlySet<RequestContext> {
+  return state.active;
+}
+
+/**
+ * Binds `fn` to the async context current now, so a callback queued by a pool
+ * or an emitter runs in the request that queued it.
+ */
+export function bind<F extends (...args: any[]) => unknown>(fn: F): F {
+  return AsyncResource.bind(fn) as F;
+}
+
+/**
+ * Runs `next` inside the request's context, creating the context on first use.
+ * Every keel middleware calls this, so whichever runs first opens the context
+ * and the rest join it; the context is entered with `run()`, never `enterWith()`.
+ */
+export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse, next: () => T): T {
+  const existing = contextOf(req);
+  if (existing !== undefined) {
+    return state.storage.getStore() === existing ? next() : runWith(existing, next);
+  }
+  const context = new KeelRequestContext(req, res);
+  Object.defineProperty(req, CONTEXT_PROPERTY, { value: context, enumerable: false });
+  state.active.add(context);
+  const end = (): void => {
+    context.ended = true;
+    state.active.delete(context);
+    res.off('finish', end);
+    res.off('close', end);
+  };
+  res.once('finish', end);
+  res.once('close', end);
+  return runWith(context, next);
+}
+
+function runWith<T>(context: RequestContext, fn: () => T): T {
+  const { bridge } = state;
+  if (bridge === undefined) return state.storage.run(context, fn);
+  return state.storage.run(context, () => bridge.run(context, fn));
+}

@@ -1,0 +1,14 @@
+export { createLifecycle, getDefaultLifecycle, peekDefaultLifecycle, setDefaultLifecycle, Lifecycle } from './lifecycle';
+export type { LifecycleState, ShutdownReport, ShutdownOptions, ShutdownDeadlines } from './lifecycle';
+export { DEFAULTS, SHUTDOWN_SIGNALS, autoPreStopDelay } from './options';
+export type { LifecycleOptions, ResolvedLifecycleOptions, ShutdownSignal } from './options';
+export { SHUTDOWN_PHASES } from './hooks';
+export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, HookOutcome } from './hooks';
+export type { Beacon } from './beacons';
+export { runInRequestContext, getContext, contextOf, activeContexts, bind, setContextBridge, CONTEXT_PROPERTY } from './context';
+export type { RequestContext, ContextBridge } from './context';
+export { ShuttingDownError, isShuttingDownError } from './errors';
+export { InvalidOptionError, isInvalidOptionError, resolveOptions, check, parseDuration, describeValue } from './options-validation';
+export type { OptionCheck, OptionSchema } from './options-validation';
+export { createJsonLogger, safeStringify } from './logger';
+export type { Logger } from './logger';

@@ -1,0 +1,5 @@
+export { expressVersions, describeEachExpress } from './express-versions';
+export type { ExpressFactory, ExpressVersion } from './express-versions';
+export { listen, closeServer } from './servers';
+export { runFixture, startFixture } from './child-process';
+export type { FixtureResult, RunningFixture } from './child-process';
