@@ -25,6 +25,7 @@ const shared = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
   projects: [
     ...packageNames.map((name) => ({
       ...shared,
@@ -33,8 +34,18 @@ module.exports = {
     })),
     {
       ...shared,
+      displayName: 'proof',
+      testMatch: ['<rootDir>/bench/**/*.test.ts', '<rootDir>/drill/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'packaging',
+      testMatch: ['<rootDir>/scripts/**/*.test.ts'],
+    },
+    {
+      ...shared,
       displayName: 'docs',
-      testMatch: ['<rootDir>/docs/**/*.test.ts', '<rootDir>/scripts/**/*.test.ts'],
+      testMatch: ['<rootDir>/docs/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/docs/.vitepress/'],
     },
   ],
