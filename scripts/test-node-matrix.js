@@ -1,5 +1,6 @@
 // Runs the whole jest suite once on each Node major that ships as an npm package
-// (node22, node24 in devDependencies), after the default Node's own run.
+// (node22, node24 in scripts/node-matrix, installed there on first use so their
+// `node` binaries never shadow the default Node in node_modules/.bin).
 // Usage: node scripts/test-node-matrix.js [jest args...]
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -7,13 +8,20 @@ const fs = require('node:fs');
 
 const root = path.resolve(__dirname, '..');
 const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
+const matrixDir = path.join(__dirname, 'node-matrix');
 const majors = (process.env.KEEL_NODE_MATRIX || 'node22,node24').split(',').filter(Boolean);
 let failed = false;
 
+if (majors.some((name) => !fs.existsSync(path.join(matrixDir, 'node_modules', name, 'bin', 'node')))) {
+  console.log('[node-matrix] installing the Node binaries from the npm registry (once)');
+  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: matrixDir, stdio: 'inherit' });
+  if (install.status !== 0) process.exit(1);
+}
+
 for (const name of majors) {
-  const binary = path.join(root, 'node_modules', name, 'bin', 'node');
+  const binary = path.join(matrixDir, 'node_modules', name, 'bin', 'node');
   if (!fs.existsSync(binary)) {
-    console.error(`[node-matrix] ${name} is missing: run \`npm ci\` (it installs ${name} from the npm registry).`);
+    console.error(`[node-matrix] ${name} is missing after install: see scripts/node-matrix/package.json`);
     process.exit(1);
   }
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();

@@ -1,0 +1,77 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { read } from './inspect';
+
+/**
+ * Headers an error may not set: hop-by-hop headers (RFC 9110 7.6.1), and those
+ * the error response itself owns (its body's type, length, encoding, security).
+ */
+const FORBIDDEN = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'content-security-policy',
+  'x-content-type-options',
+]);
+
+/** Header values as `res.setHeader` takes them. */
+export type HeaderValue = string | readonly string[];
+
+const MAX_HEADERS = 32;
+
+/**
+ * Copies the headers of an error into a new object, keeping only valid,
+ * allowed names and values; reading `headers` never throws.
+ */
+export function safeErrorHeaders(source: unknown): Record<string, HeaderValue> {
+  const result: Record<string, HeaderValue> = {};
+  if (typeof source !== 'object' || source === null) return result;
+  let keys: string[];
+  try {
+    keys = Object.keys(source);
+  } catch {
+    return result;
+  }
+  for (const name of keys.slice(0, MAX_HEADERS)) {
+    if (FORBIDDEN.has(name.toLowerCase())) continue;
+    const value = toHeaderValue(read(source, name));
+    if (value === undefined) continue;
+    try {
+      validateHeaderName(name);
+      for (const item of typeof value === 'string' ? [value] : value) validateHeaderValue(name, item);
+    } catch {
+      continue;
+    }
+    result[name] = value;
+  }
+  return result;
+}
+
+function toHeaderValue(value: unknown): HeaderValue | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  try {
+    if (Array.isArray(value) && value.length > 0 && value.length <= MAX_HEADERS && value.every((item) => typeof item === 'string')) {
+      return [...(value as string[])];
+    }
+  } catch {
+    // A Proxy posing as an array: not a header value.
+  }
+  return undefined;
+}
+
+/** True when `name` is already in `headers`, whatever its case. */
+export function hasHeader(headers: Readonly<Record<string, HeaderValue>>, name: string): boolean {
+  const lower = name.toLowerCase();
+  return Object.keys(headers).some((key) => key.toLowerCase() === lower);
+}

@@ -1,0 +1,12 @@
+export { errorHandler } from './error-handler';
+export type { ErrorMiddleware } from './error-handler';
+export { notFound } from './not-found';
+export type { NotFoundOptions, Middleware } from './not-found';
+export { DEFAULTS } from './options';
+export type { ErrorHandlerOptions, ResolvedErrorHandlerOptions, ErrorHook, ErrorReport, ResponseOutcome, ShutdownState } from './options';
+export { RouteNotFoundError, isRouteNotFoundError } from './errors';
+export { normalizeError } from './normalize';
+export type { NormalizedError, NormalizeOptions, CauseInfo, ErrorKind } from './normalize';
+export { negotiate, ERROR_FORMATS } from './negotiate';
+export type { ErrorFormat } from './negotiate';
+export type { ErrorView, DebugView } from './render';
