@@ -20,11 +20,12 @@ const shared = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
   },
-  testTimeout: 20000,
 };
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Global only: jest ignores testTimeout inside a project entry.
+  testTimeout: 20000,
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
   projects: [
     ...packageNames.map((name) => ({

@@ -28,8 +28,9 @@ export interface ShutdownHookOptions {
    */
   phase?: ShutdownPhase;
   /**
-   * The hook's own timeout in ms (or `'5s'`); the lifecycle's `hookTimeout` when unset.
-   * Never longer than what is left of the shutdown budget.
+   * The hook's own timeout in ms (or `'5s'`). Never longer than what is left
+   * of its phase's share of the shutdown budget.
+   * @defaultValue the lifecycle's `hookTimeout`
    */
   timeout?: number | string;
 }

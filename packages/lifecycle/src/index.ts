@@ -1,12 +1,31 @@
-export { createLifecycle, getDefaultLifecycle, peekDefaultLifecycle, setDefaultLifecycle, Lifecycle } from './lifecycle';
+export { createLifecycle, Lifecycle } from './lifecycle';
+export { getDefaultLifecycle, peekDefaultLifecycle, setDefaultLifecycle } from './default-lifecycle';
 export type { LifecycleState, ShutdownReport, ShutdownOptions, ShutdownDeadlines } from './lifecycle';
-export { DEFAULTS, SHUTDOWN_SIGNALS, autoPreStopDelay } from './options';
-export type { LifecycleOptions, ResolvedLifecycleOptions, ShutdownSignal } from './options';
+export { DEFAULTS, SHUTDOWN_SIGNALS, autoPreStopDelay, PROBES_DEFAULTS, CLS_HOOKED_DEFAULTS } from './options';
+export type {
+  LifecycleOptions,
+  ResolvedLifecycleOptions,
+  ShutdownSignal,
+  ProbesOptions,
+  ProbePaths,
+  ProbedLifecycle,
+  HealthCheck,
+  HealthCheckFunction,
+  ClsHookedOptions,
+  RequestContextOptions,
+} from './options';
 export { SHUTDOWN_PHASES } from './hooks';
 export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, HookOutcome } from './hooks';
 export type { Beacon } from './beacons';
-export { runInRequestContext, getContext, contextOf, activeContexts, bind, setContextBridge, CONTEXT_PROPERTY } from './context';
+export { runInRequestContext, getContext, contextOf, activeContexts, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
 export type { RequestContext, ContextBridge } from './context';
+export { requestContext } from './request-context';
+export type { RequestContextMiddleware } from './request-context';
+export { useClsHooked } from './cls-hooked';
+export type { ClsNamespace } from './cls-hooked';
+export { probes } from './probes';
+export type { ProbesMiddleware, ProbeBody } from './probes';
+export type { HealthCheckResult } from './health-checks';
 export { ShuttingDownError, isShuttingDownError } from './errors';
 export { InvalidOptionError, isInvalidOptionError, resolveOptions, check, parseDuration, describeValue } from './options-validation';
 export type { OptionCheck, OptionSchema } from './options-validation';

@@ -1,73 +1,53 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { BeaconSet, type Beacon } from './beacons';
 import { runHook, SHUTDOWN_PHASES, type HookOutcome, type RegisteredHook, type ShutdownHook, type ShutdownHookOptions, type ShutdownPhase } from './hooks';
-import { check, InvalidOptionError, parseDuration } from './options-validation';
+import { InvalidOptionError, parseDuration } from './options-validation';
 import { resolveOptions, type LifecycleOptions, type ResolvedLifecycleOptions, type ShutdownSignal } from './options';
-import { processGlobal } from './process-global';
+import { compactReport, deadlinesFrom, describeReason, type ShutdownDeadlines, type ShutdownOptions, type ShutdownReport } from './report';
+
+export type { ShutdownDeadlines, ShutdownOptions, ShutdownReport } from './report';
 
 /** Where a process is in its life. */
 export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopping' | 'stopped';
 
-/** What a shutdown did, phase by phase and hook by hook; logged as one line and returned. */
-export interface ShutdownReport {
-  /** Why the shutdown started, as text. */
-  readonly reason: string;
-  /** 0 when clean; 1 after a failed or timed-out hook, unreleased beacons, or a fatal error. */
-  readonly exitCode: 0 | 1;
-  /** Milliseconds from the start of the shutdown to its end. */
-  readonly durationMs: number;
-  /** The budget the shutdown had, in ms. */
-  readonly budgetMs: number;
-  /** The deregistration delay that was waited, in ms. */
-  readonly preStopDelayMs: number;
-  /** One entry per phase, in order, with its hooks' outcomes. */
-  readonly phases: ReadonlyArray<{ readonly phase: ShutdownPhase; readonly durationMs: number; readonly hooks: readonly HookOutcome[] }>;
-  /** Beacons still held when the wait for them ended (empty when all were released). */
-  readonly unreleasedBeacons: readonly string[];
-}
-
-/** Options of {@link Lifecycle.shutdown}. */
-export interface ShutdownOptions {
-  /** The exit code to end with even when every hook succeeds: 1 after a fatal error. */
-  exitCode?: 0 | 1;
-}
-
-/** The budget's split into phases, known once shutdown has started. */
-export interface ShutdownDeadlines {
-  /** Epoch ms when the shutdown started. */
-  readonly startedAt: number;
-  /** Epoch ms when the deregistration delay ends and the drain phase starts. */
-  readonly preStopEndsAt: number;
-  /** Epoch ms by which the drain phase and the wait for beacons end. */
-  readonly drainEndsAt: number;
-  /** Epoch ms by which the cleanup phase ends. */
-  readonly cleanupEndsAt: number;
-  /** Epoch ms by which everything, the flush phase included, ends: the whole budget. */
-  readonly endsAt: number;
-}
-
+const PACKAGE = '@keel/lifecycle';
 const FORBIDDEN_DESCRIPTION = 'a non-empty hook name';
+const HOOK_OPTION_KEYS = new Set(['phase', 'timeout']);
 
 /**
  * The life of one process: its state, the signals that end it, and the ordered,
  * time-boxed shutdown that runs hooks phase by phase within one budget.
+ *
+ * Events: `'state'` `(next, previous)` on every transition, then one event named
+ * after the new state: `'ready'`, `'draining'` (reason), `'stopping'` (reason),
+ * `'stopped'` (the {@link ShutdownReport}); `'forced'` (signal) when a second
+ * signal ends a shutdown early. A listener that throws is logged and skipped.
  */
 export class Lifecycle extends EventEmitter {
   /** The options in force, defaults filled in. */
   readonly options: ResolvedLifecycleOptions;
   readonly #controller = new AbortController();
   readonly #hooks = new Set<RegisteredHook>();
+  readonly #ranHooks = new WeakSet<RegisteredHook>();
   readonly #beacons = new BeaconSet();
   readonly #readinessHolds = new Map<symbol, string>();
   readonly #signalListeners = new Map<ShutdownSignal, () => void>();
   #state: LifecycleState = 'starting';
   #readyRequested = false;
+  #hasBeenReady = false;
   #shutdown: Promise<ShutdownReport> | undefined;
   #deadlines: ShutdownDeadlines | undefined;
+  #requestedExitCode: 0 | 1 = 0;
+  /** Index in SHUTDOWN_PHASES of the phase under way; -1 before the first. */
+  #phaseIndex = -1;
+  #beaconsWaited = false;
+  #report: ShutdownReport | undefined;
 
   constructor(options?: Partial<LifecycleOptions>) {
     super();
     this.options = resolveOptions(options);
+    // Background loops and every in-flight request may listen to this one signal.
+    setMaxListeners(0, this.#controller.signal);
     for (const signal of this.options.signals) {
       const listener = (): void => this.#onSignal(signal);
       this.#signalListeners.set(signal, listener);
@@ -80,9 +60,9 @@ export class Lifecycle extends EventEmitter {
     return this.#state;
   }
 
-  /** True from the moment shutdown starts. */
+  /** True from the moment shutdown starts (before any `'draining'` listener runs). */
   get isShuttingDown(): boolean {
-    return this.#shutdown !== undefined;
+    return this.#deadlines !== undefined;
   }
 
   /** True while the service should receive traffic: ready, and no readiness hold is open. */
@@ -90,9 +70,19 @@ export class Lifecycle extends EventEmitter {
     return this.#state === 'ready' && this.#readinessHolds.size === 0;
   }
 
+  /** True once the state has been `ready`, even if shutdown has started since (the `/startupz` answer). */
+  get hasBeenReady(): boolean {
+    return this.#hasBeenReady;
+  }
+
   /** Names of the readiness holds not yet released. */
   get readinessHolds(): string[] {
     return [...this.#readinessHolds.values()];
+  }
+
+  /** Names of the beacons not yet released. */
+  get beacons(): string[] {
+    return this.#beacons.names();
   }
 
   /** Aborts when shutdown starts, with its reason: give it to background loops. */
@@ -110,6 +100,11 @@ export class Lifecycle extends EventEmitter {
     return this.#deadlines?.endsAt;
   }
 
+  /** The report of the finished shutdown, once the state is `stopped`. */
+  get report(): ShutdownReport | undefined {
+    return this.#report;
+  }
+
   /** The logger lifecycle events go to. */
   get logger(): ResolvedLifecycleOptions['logger'] {
     return this.options.logger;
@@ -117,7 +112,7 @@ export class Lifecycle extends EventEmitter {
 
   /**
    * Declares the app ready for traffic. The state becomes `ready` once every
-   * readiness hold is released too.
+   * readiness hold is released too. Does nothing once shutdown has started.
    */
   markReady(): void {
     this.#readyRequested = true;
@@ -129,6 +124,7 @@ export class Lifecycle extends EventEmitter {
    * condition such as `'db'`. Holding after the app is ready fails `/readyz` again.
    */
   holdReadiness(name: string): () => void {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError(PACKAGE, 'holdReadiness name', 'a non-empty string', name);
     const key = Symbol(name);
     this.#readinessHolds.set(key, name);
     return () => {
@@ -138,17 +134,28 @@ export class Lifecycle extends EventEmitter {
 
   /**
    * Registers a shutdown hook in a phase and returns the function that
-   * unregisters it. Within a phase, hooks run last registered first.
+   * unregisters it. Within a phase, hooks run last registered first. A hook
+   * registered during shutdown still runs: in its phase if that has not ended,
+   * else in the phase under way. After `stopped` it can no longer run.
    */
   onShutdown(name: string, fn: ShutdownHook, options: ShutdownHookOptions = {}): () => void {
-    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('@keel/lifecycle', 'onShutdown name', FORBIDDEN_DESCRIPTION, name);
-    if (typeof fn !== 'function') throw new InvalidOptionError('@keel/lifecycle', 'onShutdown fn', 'a function', fn);
-    const phase = check.oneOf<ShutdownPhase>(...SHUTDOWN_PHASES)(options.phase ?? 'cleanup', () => {
-      throw new InvalidOptionError('@keel/lifecycle', 'onShutdown phase', `one of ${SHUTDOWN_PHASES.join(', ')}`, options.phase);
-    });
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError(PACKAGE, 'onShutdown name', FORBIDDEN_DESCRIPTION, name);
+    if (typeof fn !== 'function') throw new InvalidOptionError(PACKAGE, 'onShutdown fn', 'a function', fn);
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError(PACKAGE, 'onShutdown options', 'an object or undefined', options);
+    for (const key of Object.keys(options)) {
+      if (!HOOK_OPTION_KEYS.has(key)) throw new InvalidOptionError(PACKAGE, `onShutdown ${key}`, 'one of the known hook options (phase, timeout)', 'an unknown option');
+    }
+    const phase = options.phase ?? 'cleanup';
+    if (!SHUTDOWN_PHASES.includes(phase)) {
+      throw new InvalidOptionError(PACKAGE, 'onShutdown phase', `one of ${SHUTDOWN_PHASES.join(', ')}`, options.phase);
+    }
     const timeout = options.timeout === undefined ? this.options.hookTimeout : parseDuration(options.timeout);
     if (timeout === undefined || timeout <= 0) {
-      throw new InvalidOptionError('@keel/lifecycle', 'onShutdown timeout', "a positive duration (ms, or a string like '5s')", options.timeout);
+      throw new InvalidOptionError(PACKAGE, 'onShutdown timeout', "a positive duration (ms, or a string like '5s')", options.timeout);
+    }
+    if (this.#state === 'stopped') {
+      this.#log('warn', 'shutdown hook registered after shutdown ended: it will not run', { hook: name, phase });
+      return () => {};
     }
     const hook: RegisteredHook = { name, fn, phase, timeout };
     this.#hooks.add(hook);
@@ -157,17 +164,35 @@ export class Lifecycle extends EventEmitter {
     };
   }
 
-  /** Creates a beacon: shutdown waits (within budget) for its release before cleanup. */
+  /**
+   * Creates a beacon: shutdown waits (within budget) for its release after the
+   * drain phase, before cleanup. A beacon created after that wait holds nothing.
+   */
   beacon(name: string): Beacon {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError(PACKAGE, 'beacon name', 'a non-empty string', name);
+    if (this.#beaconsWaited) this.#log('warn', 'beacon created after the wait for beacons: it does not hold shutdown', { beacon: name, state: this.#state });
     return this.#beacons.create(name);
   }
 
   /**
    * Starts the shutdown (once; later calls return the same promise): readiness
    * fails, the deregistration delay passes, then hooks run phase by phase.
+   * Never rejects.
    */
   shutdown(reason: unknown = 'shutdown()', options: ShutdownOptions = {}): Promise<ShutdownReport> {
-    this.#shutdown ??= this.#runShutdown(reason, options.exitCode ?? 0);
+    const exitCode = options?.exitCode;
+    if (exitCode !== undefined && exitCode !== 0 && exitCode !== 1) throw new InvalidOptionError(PACKAGE, 'shutdown exitCode', '0 or 1', exitCode);
+    if (exitCode === 1) this.#requestedExitCode = 1;
+    if (this.#shutdown === undefined) {
+      this.#deadlines = deadlinesFrom(Date.now(), this.options.shutdownTimeout, this.options.preStopDelay);
+      let settle!: (report: ShutdownReport) => void;
+      // Assigned before the sequence runs, so a listener that calls shutdown() again gets this promise.
+      this.#shutdown = new Promise((resolve) => {
+        settle = resolve;
+      });
+      const deadlines = this.#deadlines;
+      void this.#runShutdown(reason, deadlines).then(settle, (error: unknown) => settle(this.#abandon(reason, deadlines, error)));
+    }
     return this.#shutdown;
   }
 
@@ -178,88 +203,109 @@ export class Lifecycle extends EventEmitter {
   }
 
   #becomeReadyIfDue(): void {
-    if (this.#state === 'starting' && this.#readyRequested && this.#readinessHolds.size === 0) this.#setState('ready');
+    if (this.#state === 'starting' && this.#readyRequested && this.#readinessHolds.size === 0) {
+      this.#hasBeenReady = true;
+      this.#setState('ready');
+    }
   }
 
   #setState(next: LifecycleState, payload?: unknown): void {
     const previous = this.#state;
     this.#state = next;
-    this.emit('state', next, previous);
-    this.emit(next, payload);
+    this.#emitSafely('state', next, previous);
+    this.#emitSafely(next, payload);
+  }
+
+  // The sequence must reach its end whatever a listener or a logger does.
+  #emitSafely(event: string, ...args: unknown[]): void {
+    // rawListeners: calling a once() wrapper removes it, as emit() would.
+    for (const listener of this.rawListeners(event)) {
+      try {
+        (listener as (...values: unknown[]) => unknown).apply(this, args);
+      } catch (error) {
+        this.#log('error', 'lifecycle event listener threw', { event, error });
+      }
+    }
+  }
+
+  #log(level: 'error' | 'warn' | 'info', message: string, fields: Record<string, unknown>): void {
+    try {
+      this.options.logger[level](message, fields);
+    } catch {
+      // A broken logger must not stop the shutdown.
+    }
   }
 
   #onSignal(signal: ShutdownSignal): void {
     if (this.isShuttingDown) {
-      this.options.logger.error('second signal during shutdown: exiting now', { signal, state: this.#state });
-      this.emit('forced', signal);
+      this.#log('error', 'second signal during shutdown: exiting now', { signal, state: this.#state });
+      this.#emitSafely('forced', signal);
       if (this.options.exit) process.exit(1);
       return;
     }
     void this.shutdown(signal);
   }
 
-  #deadlinesFrom(startedAt: number): ShutdownDeadlines {
-    const budget = this.options.shutdownTimeout;
-    // Cleanup and flush keep a slice of the budget, so a slow drain cannot starve them.
-    const flushReserve = clamp(budget * 0.1, Math.min(100, budget * 0.1), 2_000);
-    const cleanupReserve = clamp(budget * 0.2, Math.min(200, budget * 0.2), 5_000);
-    const endsAt = startedAt + budget;
-    const cleanupEndsAt = endsAt - flushReserve;
-    const drainEndsAt = cleanupEndsAt - cleanupReserve;
-    const preStopEndsAt = Math.min(startedAt + this.options.preStopDelay, drainEndsAt);
-    return { startedAt, preStopEndsAt, drainEndsAt, cleanupEndsAt, endsAt };
-  }
-
-  async #runShutdown(reason: unknown, requestedExitCode: 0 | 1): Promise<ShutdownReport> {
-    const deadlines = this.#deadlinesFrom(Date.now());
-    this.#deadlines = deadlines;
-    const { logger } = this.options;
+  async #runShutdown(reason: unknown, deadlines: ShutdownDeadlines): Promise<ShutdownReport> {
     const reasonText = describeReason(reason);
     let failsafe: NodeJS.Timeout | undefined;
     if (this.options.exit) {
-      // The sequence bounds every wait by the budget; this only catches what cannot be bounded.
+      // Every wait below is bounded by the budget; this catches only what cannot be bounded.
       failsafe = setTimeout(() => {
-        logger.error('shutdown budget exceeded: exiting now', { reason: reasonText, budgetMs: this.options.shutdownTimeout });
+        this.#log('error', 'shutdown budget exceeded: exiting now', { reason: reasonText, budgetMs: this.options.shutdownTimeout });
         process.exit(1);
       }, deadlines.endsAt - deadlines.startedAt + 50);
       failsafe.unref();
     }
 
-    logger.info('shutdown started', { reason: reasonText, budgetMs: this.options.shutdownTimeout, preStopDelayMs: deadlines.preStopEndsAt - deadlines.startedAt });
+    const preStopDelayMs = deadlines.preStopEndsAt - deadlines.startedAt;
+    this.#log('info', 'shutdown started', { reason: reasonText, budgetMs: this.options.shutdownTimeout, preStopDelayMs });
     this.#setState('draining', reason);
-    this.#controller.abort(reason);
+    try {
+      this.#controller.abort(reason);
+    } catch (error) {
+      this.#log('error', 'lifecycle signal listener threw', { error });
+    }
 
     const preStopMs = deadlines.preStopEndsAt - Date.now();
     if (preStopMs > 0) {
-      logger.info('shutdown phase', { phase: 'deregister', durationMs: preStopMs });
+      this.#log('info', 'shutdown phase', { phase: 'deregister', durationMs: preStopMs });
       await sleep(preStopMs);
     }
 
     const phases: Array<ShutdownReport['phases'][number]> = [];
     const phaseEnds: Record<ShutdownPhase, number> = { drain: deadlines.drainEndsAt, cleanup: deadlines.cleanupEndsAt, flush: deadlines.endsAt };
     let unreleasedBeacons: string[] = [];
-    for (const phase of SHUTDOWN_PHASES) {
+    let beaconWaitMs = 0;
+    for (const [index, phase] of SHUTDOWN_PHASES.entries()) {
       if (phase === 'cleanup') {
+        const waitStartedAt = Date.now();
+        const held = this.#beacons.names();
+        if (held.length > 0) this.#log('info', 'shutdown waiting for beacons', { beacons: held });
         if (!(await this.#beacons.waitUntilReleased(deadlines.drainEndsAt))) {
           unreleasedBeacons = this.#beacons.names();
-          logger.error('shutdown beacons still held at the drain deadline', { beacons: unreleasedBeacons });
+          this.#log('error', 'shutdown beacons still held at the drain deadline', { beacons: unreleasedBeacons });
         }
+        this.#beaconsWaited = true;
+        beaconWaitMs = Date.now() - waitStartedAt;
         this.#setState('stopping', reason);
       }
-      phases.push(await this.#runPhase(phase, reason, phaseEnds[phase]));
+      phases.push(await this.#runPhase(index, reason, phaseEnds[phase]));
     }
 
     const failed = phases.some((phase) => phase.hooks.some((hook) => hook.outcome !== 'ok')) || unreleasedBeacons.length > 0;
     const report: ShutdownReport = {
       reason: reasonText,
-      exitCode: requestedExitCode === 1 || failed ? 1 : 0,
+      exitCode: this.#requestedExitCode === 1 || failed ? 1 : 0,
       durationMs: Date.now() - deadlines.startedAt,
       budgetMs: this.options.shutdownTimeout,
-      preStopDelayMs: deadlines.preStopEndsAt - deadlines.startedAt,
+      preStopDelayMs,
       phases,
       unreleasedBeacons,
+      beaconWaitMs,
     };
-    (report.exitCode === 0 ? logger.info : logger.error).call(logger, 'shutdown complete', { report });
+    this.#report = report;
+    this.#log(report.exitCode === 0 ? 'info' : 'error', 'shutdown complete', { report: compactReport(report) });
     this.dispose();
     this.#setState('stopped', report);
     clearTimeout(failsafe);
@@ -267,73 +313,59 @@ export class Lifecycle extends EventEmitter {
     return report;
   }
 
-  async #runPhase(phase: ShutdownPhase, reason: unknown, endsAt: number): Promise<ShutdownReport['phases'][number]> {
+  // Reached only through a defect in the sequence itself: end as a failed shutdown rather than hang.
+  #abandon(reason: unknown, deadlines: ShutdownDeadlines, error: unknown): ShutdownReport {
+    const report: ShutdownReport = {
+      reason: describeReason(reason),
+      exitCode: 1,
+      durationMs: Date.now() - deadlines.startedAt,
+      budgetMs: this.options.shutdownTimeout,
+      preStopDelayMs: deadlines.preStopEndsAt - deadlines.startedAt,
+      phases: [],
+      unreleasedBeacons: this.#beacons.names(),
+    };
+    this.#report = report;
+    this.#log('error', 'shutdown sequence failed', { error, report });
+    this.dispose();
+    if (this.#state !== 'stopped') this.#setState('stopped', report);
+    if (this.options.exit) process.exit(1);
+    return report;
+  }
+
+  async #runPhase(index: number, reason: unknown, endsAt: number): Promise<ShutdownReport['phases'][number]> {
+    const phase = SHUTDOWN_PHASES[index]!;
+    this.#phaseIndex = index;
     const startedAt = Date.now();
-    const hooks = [...this.#hooks].filter((hook) => hook.phase === phase).reverse();
     const outcomes: HookOutcome[] = [];
-    if (hooks.length > 0) this.options.logger.info('shutdown phase', { phase, hooks: hooks.map((hook) => hook.name) });
-    for (const hook of hooks) {
+    const pending = this.#pendingHooks();
+    if (pending.length > 0) this.#log('info', 'shutdown phase', { phase, hooks: pending.map((hook) => hook.name) });
+    // Picked one at a time: a hook may register or unregister others while it runs.
+    for (let hook = pending[0]; hook !== undefined; hook = this.#pendingHooks()[0]) {
+      this.#ranHooks.add(hook);
       const outcome = await runHook(hook, reason, endsAt);
       if (outcome.outcome !== 'ok') {
-        this.options.logger.error(`shutdown hook ${outcome.outcome === 'timeout' ? 'timed out' : 'failed'}`, { hook: hook.name, phase, durationMs: outcome.durationMs, error: outcome.error });
+        this.#log('error', `shutdown hook ${outcome.outcome === 'timeout' ? 'timed out' : 'failed'}`, { hook: hook.name, phase: hook.phase, durationMs: outcome.durationMs, error: outcome.error });
       }
       outcomes.push(outcome);
     }
     return { phase, durationMs: Date.now() - startedAt, hooks: outcomes };
   }
-}
 
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(Math.max(value, min), max);
+  /** Hooks due in the phase under way (or in one already over) that have not run, last registered first. */
+  #pendingHooks(): RegisteredHook[] {
+    const due: RegisteredHook[] = [];
+    for (const hook of this.#hooks) {
+      if (!this.#ranHooks.has(hook) && SHUTDOWN_PHASES.indexOf(hook.phase) <= this.#phaseIndex) due.push(hook);
+    }
+    return due.reverse();
+  }
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function describeReason(reason: unknown): string {
-  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
-  if (typeof reason === 'string') return reason;
-  try {
-    return String(reason);
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** Creates an isolated lifecycle. Tests and apps that wire things explicitly use this. */
 export function createLifecycle(options?: Partial<LifecycleOptions>): Lifecycle {
   return new Lifecycle(options);
-}
-
-interface DefaultLifecycleSlot {
-  lifecycle: Lifecycle | undefined;
-}
-
-const defaultSlot = processGlobal<DefaultLifecycleSlot>('keel.lifecycle.default', () => ({ lifecycle: undefined }));
-
-/**
- * The process-wide lifecycle that keel packages use when none is passed: it
- * listens to SIGTERM and SIGINT and owns the process exit. Created on first call,
- * shared by every installed copy of this package.
- */
-export function getDefaultLifecycle(): Lifecycle {
-  defaultSlot.lifecycle ??= createLifecycle({ exit: true });
-  return defaultSlot.lifecycle;
-}
-
-/** The default lifecycle if one exists, without creating it (reading state never installs signal handlers). */
-export function peekDefaultLifecycle(): Lifecycle | undefined {
-  return defaultSlot.lifecycle;
-}
-
-/**
- * Makes `lifecycle` the process default, for apps that configure their own
- * (budget, logger) before mounting keel packages. Throws if another one is already in use.
- */
-export function setDefaultLifecycle(lifecycle: Lifecycle): void {
-  if (defaultSlot.lifecycle !== undefined && defaultSlot.lifecycle !== lifecycle) {
-    throw new InvalidOptionError('@keel/lifecycle', 'setDefaultLifecycle', 'called before any keel package created the default lifecycle', 'a default lifecycle already in use');
-  }
-  defaultSlot.lifecycle = lifecycle;
 }
