@@ -40,7 +40,7 @@ module.exports = {
     },
     {
       ...shared,
-      displayName: 'packaging',
+      displayName: 'repo',
       testMatch: ['<rootDir>/scripts/**/*.test.ts'],
     },
     {
