@@ -183,3 +183,15 @@ function runWith<T>(context: RequestContext, fn: () => T): T {
   if (bridge === undefined) return state.storage.run(context, fn);
   return state.storage.run(context, () => bridge.run(context, fn));
 }
+
+/**
+ * Runs `fn` outside any request context, so work that a request only triggered
+ * (a shutdown started by a fault in one request) never runs as that request.
+ */
+export function runOutsideRequestContext<T>(fn: () => T): T {
+  return outsideRequests.runInAsyncScope(fn);
+}
+
+// Created when this module loads, before any request: its scope holds no context.
+// (storage.exit() would disable the store for the caller's own sync code too.)
+const outsideRequests = new AsyncResource('keel.outsideRequests');

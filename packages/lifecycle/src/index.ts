@@ -17,6 +17,8 @@ export type {
 export { SHUTDOWN_PHASES } from './hooks';
 export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, HookOutcome } from './hooks';
 export type { Beacon } from './beacons';
+export { runOutsideRequestContext } from './context';
+export { processGlobal } from './process-global';
 export { runInRequestContext, getContext, contextOf, activeContexts, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
 export type { RequestContext, ContextBridge } from './context';
 export { requestContext } from './request-context';

@@ -4,6 +4,7 @@ import { runHook, SHUTDOWN_PHASES, type HookOutcome, type RegisteredHook, type S
 import { InvalidOptionError, parseDuration } from './options-validation';
 import { resolveOptions, type LifecycleOptions, type ResolvedLifecycleOptions, type ShutdownSignal } from './options';
 import { compactReport, deadlinesFrom, describeReason, type ShutdownDeadlines, type ShutdownOptions, type ShutdownReport } from './report';
+import { runOutsideRequestContext } from './context';
 
 export type { ShutdownDeadlines, ShutdownOptions, ShutdownReport } from './report';
 
@@ -191,7 +192,8 @@ export class Lifecycle extends EventEmitter {
         settle = resolve;
       });
       const deadlines = this.#deadlines;
-      void this.#runShutdown(reason, deadlines).then(settle, (error: unknown) => settle(this.#abandon(reason, deadlines, error)));
+      // A shutdown started from inside a request (a fatal fault) must not run its hooks as that request.
+      void runOutsideRequestContext(() => this.#runShutdown(reason, deadlines)).then(settle, (error: unknown) => settle(this.#abandon(reason, deadlines, error)));
     }
     return this.#shutdown;
   }

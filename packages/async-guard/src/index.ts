@@ -1,0 +1,12 @@
+export { asyncGuard } from './async-guard';
+export type { AsyncGuardMiddleware } from './async-guard';
+export { guard } from './guard';
+export type { Handler } from './wrap-handler';
+export { guardApp, isExpressApp, isExpressRouter } from './guard-app';
+export { installProcessGuards } from './process-guards';
+export type { UninstallProcessGuards } from './process-guards';
+export { DEFAULTS, resolveOptions } from './options';
+export type { ProcessGuardsOptions, FaultPolicy, AsyncGuardOptions } from './options';
+export { ThrownValueError, isThrownValueError, UncaughtError, isUncaughtError, toError } from './errors';
+export type { UncaughtOrigin } from './errors';
+export type { AnswerOutcome } from './answer';
