@@ -153,15 +153,16 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
   const context = new KeelRequestContext(req, res);
   // Plain assignment: defineProperty costs ten times more per request. Symbol keys stay out of Object.keys and JSON.
   (req as unknown as Record<symbol, RequestContext>)[CONTEXT_PROPERTY] = context;
-  state.active.add(context);
-  const end = (): void => {
+  if (res.closed) {
     context.ended = true;
-    state.active.delete(context);
-    res.off('finish', end);
-    res.off('close', end);
-  };
-  res.once('finish', end);
-  res.once('close', end);
+  } else {
+    state.active.add(context);
+    // A ServerResponse always emits 'close', after 'finish' or on an aborted connection: one listener covers both.
+    res.once('close', () => {
+      context.ended = true;
+      state.active.delete(context);
+    });
+  }
   return runWith(context, () => {
     // Node emits these from the socket's async context, not the request's: re-enter it.
     const resource = new AsyncResource('keel.RequestContext');

@@ -1,0 +1,48 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Lifecycle, Logger, RequestContext } from '@keel/lifecycle';
+import type { QueueEntry } from './deadline-queue';
+import type { ResolvedTimeoutOptions } from './options';
+
+/** An Express-compatible `next`. */
+export type NextFunction = (error?: unknown) => void;
+
+/** The timeout() middleware governing a request. */
+export interface DeadlineOwner {
+  readonly options: ResolvedTimeoutOptions;
+  /** The lifecycle whose shutdown aborts the request, if any. */
+  lifecycle(): Lifecycle | undefined;
+  logger(): Logger;
+  /** Aborts the request with `reason` and answers it if it can. */
+  expire(entry: TimedRequest, reason: unknown): void;
+}
+
+/** One timed request: its place in a deadline queue and what answering it early needs. */
+export interface TimedRequest extends QueueEntry<TimedRequest> {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly context: RequestContext;
+  /** The middleware governing the request: the one with the tightest deadline. */
+  owner: DeadlineOwner;
+  /** The `next` of that middleware, called at most once, with the error. */
+  next: NextFunction;
+  /** Why the response was answered early, once it was. */
+  reason: unknown;
+  /** Epoch ms of the early answer. */
+  answeredAt: number;
+  graceTimer: NodeJS.Timeout | undefined;
+  lateWriteReported: boolean;
+}
+
+const ENTRY = Symbol('keel.timeout.timedRequest');
+
+type WithEntry = ServerResponse & { [ENTRY]?: TimedRequest };
+
+/** The timed request of `res`, if a timeout() has seen it. */
+export function timedRequestOf(res: ServerResponse): TimedRequest | undefined {
+  return (res as WithEntry)[ENTRY];
+}
+
+/** Records `entry` as the timed request of `res`. */
+export function attachTimedRequest(res: ServerResponse, entry: TimedRequest): void {
+  (res as WithEntry)[ENTRY] = entry;
+}
