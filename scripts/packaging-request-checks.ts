@@ -62,4 +62,51 @@ withServer(app, async (url) => {
   console.log('ok');
 });
 `,
+  'async-guard': `${harness}
+// Express 4 is where an async rejection never reaches next() on its own.
+const express4 = require('express4');
+const { guardApp, guard } = require('@keel/async-guard');
+const app = guardApp(express4());
+app.get('/reject', async () => { throw new Error('async failure'); });
+app.get('/one', guard(async () => { throw 'a string'; }));
+app.use((err, req, res, next) => res.status(500).json({ message: err.message, isError: err instanceof Error }));
+withServer(app, async (url) => {
+  const rejected = await (await fetch(url + '/reject')).json();
+  expectEqual(rejected.message, 'async failure', 'rejection reaches the error handler');
+  const thrown = await (await fetch(url + '/one')).json();
+  expectEqual(thrown.isError, true, 'a thrown string becomes an Error');
+  console.log('ok');
+});
+`,
+  timeout: `${harness}
+const { timeout, getSignal } = require('@keel/timeout');
+const app = express();
+app.use(timeout({ duration: 50 }));
+app.get('/hang', (req, res) => { getSignal().addEventListener('abort', () => {}); });
+app.use((err, req, res, next) => res.status(err.status).set(err.headers).json({ code: err.code }));
+withServer(app, async (url) => {
+  const response = await fetch(url + '/hang');
+  expectEqual(response.status, 503, 'deadline status');
+  expectEqual(response.headers.get('retry-after'), '1', 'Retry-After');
+  expectEqual((await response.json()).code, 'ERR_KEEL_DEADLINE_EXCEEDED', 'code');
+  console.log('ok');
+});
+`,
+  'trace-id': `${harness}
+const { traceId, getTraceId } = require('@keel/trace-id');
+const app = express();
+app.use(traceId());
+app.get('/', async (req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  res.json({ traceId: getTraceId() });
+});
+withServer(app, async (url) => {
+  const echoed = await fetch(url + '/', { headers: { 'x-request-id': 'abc-123' } });
+  expectEqual(echoed.headers.get('x-request-id'), 'abc-123', 'echoed ID');
+  expectEqual((await echoed.json()).traceId, 'abc-123', 'ID in context');
+  const hostile = await fetch(url + '/', { headers: { 'x-request-id': '<script>' } });
+  expectEqual(/^[0-9a-f-]{36}$/.test(hostile.headers.get('x-request-id')), true, 'hostile ID replaced');
+  console.log('ok');
+});
+`,
 };

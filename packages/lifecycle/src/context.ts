@@ -163,18 +163,46 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
       state.active.delete(context);
     });
   }
+  // Node emits req and res events from the socket's async context, not the request's: re-enter it.
+  if (state.bridge === undefined) {
+    // The common path: one shared function, no closure or async resource per request.
+    emitInContext(req, context);
+    emitInContext(res, context);
+    return state.storage.run(context, next);
+  }
   return runWith(context, () => {
-    // Node emits these from the socket's async context, not the request's: re-enter it.
+    // A bridged store (cls-hooked) keeps values set during the request: re-enter this very scope.
     const resource = new AsyncResource('keel.RequestContext');
-    emitIn(resource, req);
-    emitIn(resource, res);
+    emitInScope(resource, req);
+    emitInScope(resource, res);
     return next();
   });
 }
 
-function emitIn(resource: AsyncResource, emitter: IncomingMessage | ServerResponse): void {
-  const emit = emitter.emit as (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
-  emitter.emit = function emitInRequestContext(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+const ORIGINAL_EMIT = Symbol('keel.originalEmit');
+const EMIT_CONTEXT = Symbol('keel.emitContext');
+interface ContextEmitter {
+  [ORIGINAL_EMIT]: Emit;
+  [EMIT_CONTEXT]: RequestContext;
+}
+
+function emitInContext(emitter: IncomingMessage | ServerResponse, context: RequestContext): void {
+  const target = emitter as unknown as ContextEmitter & { emit: Emit };
+  target[ORIGINAL_EMIT] = target.emit;
+  target[EMIT_CONTEXT] = context;
+  target.emit = emitInRequestContext as Emit;
+}
+
+function emitInRequestContext(this: ContextEmitter, event: string | symbol, ...args: unknown[]): boolean {
+  const context = this[EMIT_CONTEXT];
+  if (state.storage.getStore() === context) return this[ORIGINAL_EMIT].apply(this, [event, ...args]);
+  return state.storage.run(context, () => this[ORIGINAL_EMIT].apply(this, [event, ...args]));
+}
+
+function emitInScope(resource: AsyncResource, emitter: IncomingMessage | ServerResponse): void {
+  const emit = emitter.emit as Emit;
+  emitter.emit = function emitInRequestScope(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
     return resource.runInAsyncScope(emit, this, event, ...args);
   };
 }

@@ -1,0 +1,56 @@
+import type { IncomingMessage } from 'node:http';
+import { currentContext, OUTBOUND, RECEIVED, traceparentOf } from './context';
+
+/**
+ * The trace ID of the running request (or of `req`): the validated incoming ID or
+ * a fresh one. `undefined` outside a request, or before `traceId()` has run.
+ */
+export function getTraceId(req?: IncomingMessage): string | undefined {
+  return currentContext(req)?.traceId;
+}
+
+/** This service's span ID for the running request (or `req`): 16 lowercase hex characters. */
+export function getSpanId(req?: IncomingMessage): string | undefined {
+  return currentContext(req)?.spanId;
+}
+
+/** The caller's span ID from a valid, trusted incoming `traceparent`; `undefined` otherwise. */
+export function getParentId(req?: IncomingMessage): string | undefined {
+  return currentContext(req)?.parentId;
+}
+
+/** The sampled flag of the running request's trace; `undefined` outside a traced request. */
+export function isSampled(req?: IncomingMessage): boolean | undefined {
+  return currentContext(req)?.sampled;
+}
+
+/**
+ * The ID an untrusted client sent, when it passed validation (it was not used as
+ * the trace ID). Invalid values are never kept.
+ */
+export function getReceivedId(req?: IncomingMessage): string | undefined {
+  return currentContext(req)?.[RECEIVED];
+}
+
+/** The `traceparent` an outbound call of the running request carries (this service's span as parent). */
+export function getTraceparent(req?: IncomingMessage): string | undefined {
+  const context = currentContext(req);
+  return context === undefined ? undefined : traceparentOf(context);
+}
+
+/**
+ * Headers that carry the running request's trace on an outbound call made with
+ * `http.request`, axios or any client the diagnostics channel does not see:
+ * `traceparent` and the configured ID header. An empty object outside a request.
+ */
+export function traceHeaders(req?: IncomingMessage): Record<string, string> {
+  const context = currentContext(req);
+  const headers: Record<string, string> = {};
+  if (context === undefined) return headers;
+  const traceparent = traceparentOf(context);
+  if (traceparent === undefined) return headers;
+  headers.traceparent = traceparent;
+  const header = context[OUTBOUND] === undefined ? 'x-request-id' : context[OUTBOUND].header;
+  if (header !== undefined) headers[header] = context.traceId!;
+  return headers;
+}

@@ -1,0 +1,13 @@
+export { traceId } from './trace-id';
+export type { TraceIdMiddleware } from './trace-id';
+export { DEFAULTS, MAX_ID_LENGTH } from './options';
+export type { TraceIdOptions, TrustOption, ReplaceReason, ReplacedIdEvent } from './options';
+export { getTraceId, getSpanId, getParentId, isSampled, getReceivedId, getTraceparent, traceHeaders } from './accessors';
+export { parseTraceparent, toW3cTraceId, newSpanId, newW3cTraceId } from './ids';
+export type { Traceparent } from './ids';
+export { checkId, ID_PUNCTUATION } from './validate';
+export type { IdFault } from './validate';
+export { installPropagation, uninstallPropagation, isPropagationInstalled, UNDICI_REQUEST_CREATE } from './propagation';
+export { traceFormat, traceMeta, endLogger, flushOnShutdown, FORMAT_DEFAULTS, FLUSH_DEFAULTS } from './winston';
+export type { TraceFormat, TraceFormatOptions, FlushableLogger, EndLoggerOptions, FlushOnShutdownOptions, ShutdownHookHost } from './winston';
+export { LogFlushTimeoutError, isLogFlushTimeoutError } from './errors';

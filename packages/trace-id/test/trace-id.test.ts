@@ -1,0 +1,295 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import request from 'supertest';
+import { contextOf, getContext, isInvalidOptionError, runInRequestContext } from '@keel/lifecycle';
+import {
+  DEFAULTS,
+  getParentId,
+  getReceivedId,
+  getSpanId,
+  getTraceId,
+  getTraceparent,
+  isSampled,
+  traceHeaders,
+  traceId,
+  uninstallPropagation,
+  type ReplacedIdEvent,
+  type TraceIdOptions,
+} from '@keel/trace-id';
+import { describeEachExpress, type ExpressFactory } from '@keel/test-support';
+import { memoryLogger, SPAN_ID, UUID } from './helpers';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+
+afterAll(() => uninstallPropagation());
+
+/** An app whose one route answers with everything the request's context holds, read after async hops. */
+function tracedApp(express: ExpressFactory, options?: Partial<TraceIdOptions>) {
+  const app = express();
+  const replaced: ReplacedIdEvent[] = [];
+  const { logger, lines } = memoryLogger();
+  app.use(traceId({ onReplace: (event) => replaced.push(event), ...options }));
+  app.get('/', async (req, res) => {
+    await delay(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    logger.info('handled');
+    res.json({
+      traceId: getTraceId(),
+      spanId: getSpanId(),
+      parentId: getParentId() ?? null,
+      sampled: isSampled(),
+      receivedId: getReceivedId() ?? null,
+      traceparent: getTraceparent(),
+      headers: traceHeaders(),
+      fromReq: getTraceId(req),
+    });
+  });
+  return { app, replaced, lines };
+}
+
+describeEachExpress('traceId()', ({ express }) => {
+  it('gives a request without an ID a fresh UUID, echoes it, exposes it and reports the replacement', async () => {
+    const { app, replaced, lines } = tracedApp(express);
+    const res = await request(app).get('/').set('Origin', 'https://app.example.com').expect(200);
+    expect(res.body.traceId).toMatch(UUID);
+    expect(res.headers['x-request-id']).toBe(res.body.traceId);
+    expect(res.headers['access-control-expose-headers']).toBe('x-request-id');
+    expect(res.body.spanId).toMatch(SPAN_ID);
+    expect(res.body.parentId).toBeNull();
+    expect(res.body.sampled).toBe(false);
+    expect(res.body.fromReq).toBe(res.body.traceId);
+    expect(replaced).toHaveLength(1);
+    expect(replaced[0]).toMatchObject({ reason: 'absent', header: undefined, received: undefined, traceId: res.body.traceId });
+    expect(lines).toEqual([expect.objectContaining({ message: 'handled', traceId: res.body.traceId, spanId: res.body.spanId })]);
+  });
+
+  it('keeps a valid X-Request-ID and sends it on with a traceparent derived from it', async () => {
+    const { app, replaced } = tracedApp(express);
+    const res = await request(app).get('/').set('X-Request-ID', 'req-42.a:b').expect(200);
+    expect(res.body.traceId).toBe('req-42.a:b');
+    expect(res.headers['x-request-id']).toBe('req-42.a:b');
+    expect(res.body.traceparent).toMatch(new RegExp(`^00-[0-9a-f]{32}-${res.body.spanId}-00$`));
+    expect(res.body.headers).toEqual({ traceparent: res.body.traceparent, 'x-request-id': 'req-42.a:b' });
+    expect(replaced).toHaveLength(0);
+  });
+
+  it('continues a valid traceparent: same trace, the caller as parent, its sampled flag, a new span', async () => {
+    const { app, replaced } = tracedApp(express);
+    const res = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    expect(res.body).toMatchObject({ traceId: TRACE, parentId: PARENT, sampled: true });
+    expect(res.body.spanId).toMatch(SPAN_ID);
+    expect(res.body.spanId).not.toBe(PARENT);
+    expect(res.body.traceparent).toBe(`00-${TRACE}-${res.body.spanId}-01`);
+    expect(res.headers['x-request-id']).toBe(TRACE);
+    expect(replaced).toHaveLength(0);
+  });
+
+  it('prefers the UUID spelling of an ID when X-Request-ID and traceparent name the same trace', async () => {
+    const { app } = tracedApp(express);
+    const uuid = '0af7651916cd43dd8448eb211c80319c'.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+    const res = await request(app).get('/').set('X-Request-ID', uuid).set('traceparent', `00-0af7651916cd43dd8448eb211c80319c-${PARENT}-00`).expect(200);
+    expect(res.body).toMatchObject({ traceId: uuid, parentId: PARENT });
+    expect(res.body.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${res.body.spanId}-00`);
+  });
+
+  it('uses traceparent over an unrelated X-Request-ID, and X-Request-ID when traceparent is malformed', async () => {
+    const { app } = tracedApp(express);
+    const first = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE}-${PARENT}-00`).expect(200);
+    expect(first.body.traceId).toBe(TRACE);
+    const second = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE.toUpperCase()}-${PARENT}-00`).expect(200);
+    expect(second.body).toMatchObject({ traceId: 'edge-1', parentId: null });
+  });
+
+  it('reads the headers in the configured order', async () => {
+    const { app } = tracedApp(express, { headers: ['x-correlation-id', 'X-Request-ID'] });
+    const res = await request(app).get('/').set('X-Request-ID', 'second').set('X-Correlation-ID', 'first').expect(200);
+    expect(res.body.traceId).toBe('first');
+    const ignored = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    expect(ignored.body.traceId).toMatch(UUID);
+    const none = await request(tracedApp(express, { headers: [] }).app).get('/').set('X-Request-ID', 'ignored').expect(200);
+    expect(none.body.traceId).toMatch(UUID);
+  });
+
+  it('does not believe an untrusted client, keeps its valid ID apart and logs it as receivedId', async () => {
+    const { app, replaced, lines } = tracedApp(express, { trust: false });
+    const res = await request(app).get('/').set('X-Request-ID', 'client-7').expect(200);
+    expect(res.body.traceId).toMatch(UUID);
+    expect(res.body.receivedId).toBe('client-7');
+    expect(res.headers['x-request-id']).toBe(res.body.traceId);
+    expect(replaced[0]).toMatchObject({ reason: 'untrusted', header: 'x-request-id', received: 'client-7', traceId: res.body.traceId });
+    expect(lines[0]).toMatchObject({ traceId: res.body.traceId, receivedId: 'client-7' });
+    const traced = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    expect(traced.body).toMatchObject({ parentId: null, sampled: false, receivedId: TRACE });
+    expect(traced.body.traceId).toMatch(UUID);
+  });
+
+  it('trusts only the configured proxy addresses', async () => {
+    const loopback = tracedApp(express, { trust: ['loopback'] });
+    expect((await request(loopback.app).get('/').set('X-Request-ID', 'via-proxy').expect(200)).body.traceId).toBe('via-proxy');
+    const exact = tracedApp(express, { trust: ['127.0.0.1', '::1'] });
+    expect((await request(exact.app).get('/').set('X-Request-ID', 'via-proxy').expect(200)).body.traceId).toBe('via-proxy');
+    const other = tracedApp(express, { trust: ['10.0.0.0/8', 'uniquelocal'] });
+    const res = await request(other.app).get('/').set('X-Request-ID', 'from-elsewhere').expect(200);
+    expect(res.body).toMatchObject({ receivedId: 'from-elsewhere' });
+    expect(res.body.traceId).toMatch(UUID);
+    const byRequest = tracedApp(express, { trust: (req) => req.headers['x-internal'] === 'yes' });
+    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner').set('X-Internal', 'yes')).body.traceId).toBe('inner');
+    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner')).body.traceId).toMatch(UUID);
+  });
+
+  it('makes W3C trace IDs with generator "w3c", and uses a custom generator', async () => {
+    const w3c = await request(tracedApp(express, { generator: 'w3c' }).app).get('/').expect(200);
+    expect(w3c.body.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(w3c.body.traceparent).toBe(`00-${w3c.body.traceId}-${w3c.body.spanId}-00`);
+    let n = 0;
+    const custom = await request(tracedApp(express, { generator: () => `job-${++n}` }).app).get('/').expect(200);
+    expect(custom.body.traceId).toBe('job-1');
+  });
+
+  it('falls back to a UUID, with one warning, when a custom generator returns an invalid ID', async () => {
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const { app } = tracedApp(express, { generator: () => 'not valid "id"' });
+      expect((await request(app).get('/')).body.traceId).toMatch(UUID);
+      expect((await request(app).get('/')).body.traceId).toMatch(UUID);
+      expect(emitWarning).toHaveBeenCalledTimes(1);
+      expect(emitWarning.mock.calls[0]![1]).toMatchObject({ code: 'KEEL_TRACE_ID_GENERATOR' });
+    } finally {
+      emitWarning.mockRestore();
+    }
+  });
+
+  it('applies the validate option after the built-in checks', async () => {
+    const uuidOnly = (id: string): boolean => /^[0-9a-f-]{36}$/.test(id);
+    const { app, replaced } = tracedApp(express, { validate: uuidOnly });
+    const res = await request(app).get('/').set('X-Request-ID', 'not-a-uuid').expect(200);
+    expect(res.body.traceId).toMatch(UUID);
+    expect(replaced[0]).toMatchObject({ reason: 'rejected', header: 'x-request-id', received: undefined });
+  });
+
+  it('echoes in the configured header, or not at all, and exposes it to cross-origin callers once', async () => {
+    const custom = await request(tracedApp(express, { responseHeader: 'X-Trace-ID' }).app).get('/').expect(200);
+    expect(custom.headers['x-trace-id']).toBe(custom.body.traceId);
+    expect(custom.headers['x-request-id']).toBeUndefined();
+    const silent = await request(tracedApp(express, { responseHeader: false }).app).get('/').set('Origin', 'https://app.example.com').expect(200);
+    expect(silent.headers['x-request-id']).toBeUndefined();
+    expect(silent.headers['access-control-expose-headers']).toBeUndefined();
+    const unexposed = await request(tracedApp(express, { exposeHeader: false }).app).get('/').set('Origin', 'https://app.example.com').expect(200);
+    expect(unexposed.headers['access-control-expose-headers']).toBeUndefined();
+    const sameOrigin = await request(tracedApp(express).app).get('/').expect(200);
+    expect(sameOrigin.headers['access-control-expose-headers']).toBeUndefined();
+    expect(sameOrigin.headers['x-request-id']).toBe(sameOrigin.body.traceId);
+
+    const app = express();
+    app.use((_req, res, next) => {
+      res.setHeader('Access-Control-Expose-Headers', 'ETag');
+      next();
+    });
+    app.use(traceId());
+    app.use(traceId());
+    app.get('/', (_req, res) => res.end());
+    const merged = await request(app).get('/').set('Origin', 'https://app.example.com').expect(200);
+    expect(merged.headers['access-control-expose-headers']).toBe('ETag, x-request-id');
+  });
+
+  it('keeps the first ID when mounted twice, and joins a context another keel middleware opened', async () => {
+    const app = express();
+    const opened: unknown[] = [];
+    app.use((req, res, next) => {
+      // What another keel middleware mounted first does.
+      runInRequestContext(req, res, () => {
+        opened.push(getContext());
+        next();
+      });
+    });
+    app.use(traceId());
+    const router = express.Router();
+    router.use(traceId({ generator: 'w3c' }));
+    router.get('/', (req, res) => res.json({ traceId: getTraceId(), same: getContext() === contextOf(req) && getContext() === opened[0] }));
+    app.use('/r', router);
+    const res = await request(app).get('/r/').expect(200);
+    expect(res.body.same).toBe(true);
+    expect(res.body.traceId).toMatch(UUID);
+    expect(res.headers['x-request-id']).toBe(res.body.traceId);
+  });
+
+  it('gives each request its own IDs, and nothing outside a request', async () => {
+    const { app } = tracedApp(express);
+    const [a, b] = await Promise.all([request(app).get('/'), request(app).get('/')]);
+    expect(a!.body.traceId).not.toBe(b!.body.traceId);
+    expect(a!.body.spanId).not.toBe(b!.body.spanId);
+    expect(getTraceId()).toBeUndefined();
+    expect(getSpanId()).toBeUndefined();
+    expect(getTraceparent()).toBeUndefined();
+    expect(traceHeaders()).toEqual({});
+  });
+
+  it('uses the configured sampled flag for traces it starts', async () => {
+    const res = await request(tracedApp(express, { sampled: true }).app).get('/').expect(200);
+    expect(res.body.sampled).toBe(true);
+    expect(res.body.traceparent).toMatch(/-01$/);
+  });
+
+  it('lets a throwing onReplace hook reach the error handler with the ID already set', async () => {
+    const app = express();
+    app.use(traceId({ onReplace: () => { throw new Error('hook failed'); } }));
+    app.get('/', (_req, res) => res.send('unreachable'));
+    app.use((err: Error, _req: unknown, res: { status(code: number): { json(body: unknown): void } }, _next: unknown) => {
+      res.status(500).json({ message: err.message, traceId: getTraceId() ?? null });
+    });
+    const res = await request(app).get('/').expect(500);
+    expect(res.body.message).toBe('hook failed');
+    expect(res.headers['x-request-id']).toMatch(UUID);
+  });
+});
+
+describe('traceId() options', () => {
+  it('has the documented defaults', () => {
+    expect(DEFAULTS).toEqual({
+      headers: ['traceparent', 'x-request-id'],
+      trust: true,
+      maxLength: 128,
+      validate: undefined,
+      generator: 'uuid',
+      responseHeader: 'x-request-id',
+      exposeHeader: true,
+      propagate: true,
+      propagateHeader: 'x-request-id',
+      propagateTo: undefined,
+      sampled: false,
+      onReplace: undefined,
+    });
+    expect(Object.isFrozen(DEFAULTS)).toBe(true);
+  });
+
+  it.each([
+    [{ header: 'x-request-id' }, 'header'],
+    [{ headers: 'x-request-id' }, 'headers'],
+    [{ headers: ['bad header'] }, 'headers'],
+    [{ maxLength: 0 }, 'maxLength'],
+    [{ maxLength: 5000 }, 'maxLength'],
+    [{ trust: ['not-an-ip'] }, 'trust'],
+    [{ trust: ['10.0.0.0/33'] }, 'trust'],
+    [{ trust: 'loopback' }, 'trust'],
+    [{ generator: 'v7' }, 'generator'],
+    [{ responseHeader: 'traceparent' }, 'responseHeader'],
+    [{ responseHeader: true }, 'responseHeader'],
+    [{ propagateHeader: 'Content-Type' }, 'propagateHeader'],
+    [{ propagate: 'yes' }, 'propagate'],
+    [{ onReplace: 'log' }, 'onReplace'],
+  ])('throws at once for %j', (options, option) => {
+    let error: unknown;
+    try {
+      traceId(options as Partial<TraceIdOptions>);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isInvalidOptionError(error)).toBe(true);
+    expect(error).toMatchObject({ packageName: '@keel/trace-id', option });
+  });
+
+  it('never writes to the options object it is given', () => {
+    const options = Object.freeze({ headers: Object.freeze(['X-Request-ID']), trust: Object.freeze(['loopback']) });
+    expect(() => traceId(options)).not.toThrow();
+  });
+});
