@@ -115,7 +115,9 @@ async function crawl(base, options = {}) {
     });
     page.on('pageerror', (error) => problems.push({ page: current, problem: `uncaught error: ${error.message}` }));
     page.on('requestfailed', (request) => {
-      if (request.url().startsWith(base)) problems.push({ page: current, problem: `request failed: ${request.url()} (${request.failure()?.errorText})` });
+      const error = request.failure()?.errorText;
+      // ERR_ABORTED: a prefetch of a linked page cut short by the next navigation, not a missing file (those answer 404 below).
+      if (request.url().startsWith(base) && error !== 'net::ERR_ABORTED') problems.push({ page: current, problem: `request failed: ${request.url()} (${error})` });
     });
     page.on('response', (response) => {
       if (response.url().startsWith(base) && response.status() >= 400) problems.push({ page: current, problem: `HTTP ${response.status()} for ${response.url()}` });
@@ -125,13 +127,16 @@ async function crawl(base, options = {}) {
       if (visited.has(urlPath)) continue;
       visited.add(urlPath);
       current = urlPath;
-      const response = await page.goto(base + urlPath, { waitUntil: 'networkidle', timeout: 30_000 });
+      // 'load' comes after the module scripts ran, so after VitePress has hydrated the page.
+      const response = await page.goto(base + urlPath, { waitUntil: 'load', timeout: 30_000 });
       if (!response || response.status() !== 200) {
         problems.push({ page: urlPath, problem: `HTTP ${response ? response.status() : 'no response'} (linked from ${[...(linkTargets.get(urlPath) || [])].join(', ')})` });
         continue;
       }
       pages.push(urlPath);
+      // Runs in the page, where `document` is the browser's.
       const found = await page.evaluate(() => {
+        /* global document */
         const links = [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'));
         const anchors = [...document.querySelectorAll('[id]')].map((element) => element.id);
         const blocks = [...document.querySelectorAll('.vp-doc div[class*="language-"]')].map((block) => ({

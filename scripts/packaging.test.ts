@@ -29,7 +29,7 @@ function builtExportNames(name: string): string[] {
 let app: ScratchApp;
 
 beforeAll(() => {
-  app = createScratchApp({ express: '^5.1.0', '@types/express': '^5.0.0', '@types/node': '^20.0.0' });
+  app = createScratchApp({ express: '^5.1.0', express4: 'npm:express@^4.21.2', '@types/express': '^5.0.0', '@types/node': '^20.0.0' });
 }, 240_000);
 
 afterAll(() => app?.remove());

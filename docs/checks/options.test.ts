@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { evaluateDefault, optionDocuments, parseOptionTables } from './docs-options';
+import { evaluateDefault, optionDocuments, parseOptionTables } from '../../scripts/docs-options';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 
 /**
  * Options whose default is not a value a table can show (a logger object, a
@@ -11,6 +11,11 @@ const root = path.resolve(__dirname, '..');
  */
 const DOCUMENTED_AS_WORDS: Record<string, string> = {
   'lifecycle.logger': 'a JSON-lines logger object created for each lifecycle, not a literal',
+  'error-handler.env': 'process.env.NODE_ENV, read each time the factory is called',
+  'error-handler.logger': 'a winston logger created by the factory, not a literal',
+  'error-handler.lifecycle': 'the default lifecycle, looked up at each error, never created',
+  'async-guard.lifecycle': 'the default lifecycle, looked up only when a fatal error happens',
+  'async-guard.logger': "the lifecycle's logger, known only once the lifecycle is",
 };
 
 function loadPackage(name: string): Record<string, unknown> {

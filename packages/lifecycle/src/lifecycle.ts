@@ -34,6 +34,7 @@ export class Lifecycle extends EventEmitter {
   readonly #readinessHolds = new Map<symbol, string>();
   readonly #signalListeners = new Map<ShutdownSignal, () => void>();
   #state: LifecycleState = 'starting';
+  #signalReceived = false;
   #readyRequested = false;
   #hasBeenReady = false;
   #shutdown: Promise<ShutdownReport> | undefined;
@@ -239,6 +240,14 @@ export class Lifecycle extends EventEmitter {
   }
 
   #onSignal(signal: ShutdownSignal): void {
+    // Only a second signal forces the exit: the first one may arrive after a
+    // shutdown that code started (a fatal fault), and must not cut that drain.
+    const firstSignal = !this.#signalReceived;
+    this.#signalReceived = true;
+    if (this.isShuttingDown && firstSignal) {
+      this.#log('info', 'signal during shutdown: already draining', { signal, state: this.#state });
+      return;
+    }
     if (this.isShuttingDown) {
       this.#log('error', 'second signal during shutdown: exiting now', { signal, state: this.#state });
       this.#emitSafely('forced', signal);

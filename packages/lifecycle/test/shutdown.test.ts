@@ -124,6 +124,17 @@ describe('lifecycle shutdown on a real signal', () => {
     expect(hookNames(lines)).toEqual(['drain-2']);
   });
 
+  it('lets the first signal after a shutdown started from code join that shutdown instead of forcing the exit', async () => {
+    const running = await started('phases.js', ['fatal-slow']);
+    await running.waitFor((line) => (line as Line).event === 'hook' && (line as Line).name === 'drain-2');
+    running.kill('SIGTERM');
+    const { code, lines } = await running.exited;
+    expect(code).toBe(1);
+    expect(hookNames(lines)).toHaveLength(6);
+    expect(asLines(lines).find((line) => line.message === 'second signal during shutdown: exiting now')).toBeUndefined();
+    expect(asLines(lines).find((line) => line.message === 'signal during shutdown: already draining')).toMatchObject({ signal: 'SIGTERM' });
+  });
+
   it('exits 1 after a shutdown started from code for a fatal error, every hook clean', async () => {
     const { code, lines } = await runFixture(fixture('phases.js'), { args: ['fatal'] });
     expect(code).toBe(1);

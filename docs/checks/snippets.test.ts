@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 const docsDir = path.join(root, 'docs');
 
 /**
@@ -77,6 +77,12 @@ describe('code on the docs site', () => {
       return found;
     });
     expect(pasted).toEqual([]);
+  });
+
+  it('includes code only from recipe folders, whose tests run it', () => {
+    const recipesDir = path.join(docsDir, 'recipes');
+    const outside = includes().filter(({ file }) => !file.startsWith(recipesDir + path.sep));
+    expect(outside.map(({ page, line, file }) => `${page}:${line}: ${path.relative(root, file)}`)).toEqual([]);
   });
 
   it('runs every file a recipe page includes in that recipe\'s test', () => {

@@ -1,20 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeSystem, requireProgram } from '../docs/test-support';
+import { describeSystem, requireProgram } from '../test-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { checkSite } = require('./docs-browser-check.js') as {
+const { checkSite } = require('../../scripts/docs-browser-check.js') as {
   checkSite(options?: { executablePath?: string }): Promise<{ pages: string[]; problems: Array<{ page: string; problem: string }> }>;
 };
 
-const docsDir = path.resolve(__dirname, '..', 'docs');
+const docsDir = path.resolve(__dirname, '..');
 
 /** The URL path of every markdown page of the site, as VitePress renders it (cleanUrls off). */
 function sitePages(): string[] {
   const pages: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.') || entry.name === 'node_modules' || entry.name === 'test-support' || entry.name === 'fixtures') continue;
+      if (entry.name.startsWith('.') || entry.name === 'node_modules' || entry.name === 'test-support' || entry.name === 'checks' || entry.name === 'fixtures') continue;
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(file);
       else if (entry.name.endsWith('.md') && entry.name !== 'README.md') {

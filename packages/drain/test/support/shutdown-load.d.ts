@@ -1,0 +1,80 @@
+/** How one request ended, seen from the client. */
+export type Outcome = 'completed' | 'errorStatus' | 'refused' | 'lost';
+
+/** Options of {@link runShutdownLoad}; every one but `fixture` has a default in {@link DEFAULTS}. */
+export interface ShutdownLoadOptions {
+  /** The server program: prints `{"event":"listening","port":N}` and shuts down on the signal. */
+  fixture: string;
+  /** The Node binary that runs the fixture. */
+  nodePath?: string;
+  /** Extra environment for the fixture. */
+  env?: NodeJS.ProcessEnv;
+  /** `'agent'`: node:http(s) Agent with keepAlive; `'undici'`: an undici Pool. */
+  client?: 'agent' | 'undici';
+  /** Speak HTTPS (certificate not verified). */
+  tls?: boolean;
+  /** Pool size, and the number of concurrent request loops. */
+  connections?: number;
+  /** Pause of each loop between two requests, [min, max] ms. */
+  thinkMs?: [number, number];
+  /** Share of requests that are slow. */
+  slowShare?: number;
+  /** How long a slow request takes on the server, [min, max] ms. */
+  slowMs?: [number, number];
+  /** Load before the signal, ms (plus up to `signalJitterMs`). */
+  warmupMs?: number;
+  signalJitterMs?: number;
+  /** A request with no answer after this long is lost (hung). */
+  requestTimeoutMs?: number;
+  startTimeoutMs?: number;
+  signal?: NodeJS.Signals;
+}
+
+/** One shutdown under load. */
+export interface ShutdownLoadResult {
+  readonly client: 'agent' | 'undici';
+  readonly tls: boolean;
+  readonly counts: { readonly total: number } & Readonly<Record<Outcome, number>>;
+  /** Each lost request: its error code and times relative to the signal. */
+  readonly lost: ReadonlyArray<{ id: string; ms: number; code: string; startedAfterSignalMs: number; endedAfterSignalMs: number }>;
+  readonly errorStatuses: ReadonlyArray<{ id: string; code: string }>;
+  readonly inFlightAtSignal: number;
+  readonly slowInFlightAtSignal: number;
+  readonly slowInFlightCompleted: number;
+  readonly completedAfterSignal: number;
+  /** The longest server-side delay among completed requests. */
+  readonly longestRequestMs: number;
+  /** Epoch ms of the signal. */
+  readonly signalAt: number;
+  readonly exitCode: number | null;
+  readonly exitSignal: NodeJS.Signals | null;
+  /** From sending the signal to seeing the process exit, in the parent (includes the OS's delays). */
+  readonly signalToExitMs: number;
+  /** From the fixture's own "signal" line to its "exit" line, when it prints them. */
+  readonly shutdownMs: number | undefined;
+  readonly durationMs: number;
+  /** The fixture's stdout lines, JSON ones parsed and given `atMs` (ms after the signal). */
+  readonly lines: readonly any[];
+  readonly stderr: string;
+}
+
+/** Totals over several shutdowns. */
+export interface ShutdownLoadSummary {
+  readonly shutdowns: number;
+  readonly requests: number;
+  readonly completed: number;
+  readonly errorStatus: number;
+  readonly refused: number;
+  readonly lost: number;
+  readonly slowInFlightAtSignal: number;
+  readonly slowInFlightCompleted: number;
+  readonly maxSignalToExitMs: number;
+  readonly maxShutdownMs: number;
+  readonly exitCodes: Readonly<Record<string, number>>;
+}
+
+export const DEFAULTS: Readonly<Required<Omit<ShutdownLoadOptions, 'fixture'>>>;
+export function runShutdownLoad(options: ShutdownLoadOptions): Promise<ShutdownLoadResult>;
+export function runShutdowns(count: number, parallel: number, options: ShutdownLoadOptions): Promise<ShutdownLoadResult[]>;
+export function summarize(results: readonly ShutdownLoadResult[]): ShutdownLoadSummary;
+export function classifyError(error: unknown): { outcome: 'refused' | 'lost'; code: string };

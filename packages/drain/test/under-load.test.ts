@@ -1,0 +1,68 @@
+// Real keep-alive load against the built package in a child process, one SIGTERM
+// per process, every request classified. Needs `npm run build` first.
+import path from 'node:path';
+import { describeEachExpress } from '@keel/test-support';
+import { runShutdownLoad, runShutdowns, summarize, type ShutdownLoadOptions, type ShutdownLoadResult } from './support/shutdown-load';
+import { assertBuilt } from './helpers';
+
+const fixture = path.join(__dirname, 'fixtures', 'load-server.js');
+const PRE_STOP_MS = 150;
+const SLOW_MS: [number, number] = [300, 800];
+const SHUTDOWNS = 10;
+
+beforeAll(assertBuilt);
+
+function load(major: 4 | 5, overrides: Partial<ShutdownLoadOptions> = {}): ShutdownLoadOptions {
+  return {
+    fixture,
+    connections: 20,
+    thinkMs: [20, 60],
+    slowShare: 0.1,
+    slowMs: SLOW_MS,
+    warmupMs: 350,
+    ...overrides,
+    env: { EXPRESS_MODULE: major === 4 ? 'express4' : 'express', PRE_STOP_MS: String(PRE_STOP_MS), BUDGET_MS: '4000', ...overrides.env },
+  };
+}
+
+/** What a test asserts about one shutdown, in one object so a failure shows all of it. */
+function verdict(result: ShutdownLoadResult) {
+  const found = {
+    lost: result.lost,
+    exitCode: result.exitCode,
+    slowInFlightCompleted: result.slowInFlightCompleted === result.slowInFlightAtSignal,
+    // Timed by the process itself, from its signal handler to its exit: a busy machine
+    // may take a while to deliver the signal, which no server can help.
+    exitedInTime: result.shutdownMs !== undefined && result.shutdownMs <= PRE_STOP_MS + SLOW_MS[1] + 1000 ? true : { shutdownMs: result.shutdownMs, signalToExitMs: result.signalToExitMs },
+    stderr: result.stderr,
+  };
+  const expected = found.lost.length === 0 && found.exitCode === 0 && found.slowInFlightCompleted && found.exitedInTime === true && found.stderr === '';
+  // On a failure, the drain's own log lines show where the time or the request went.
+  return expected ? found : { ...found, drainLog: result.lines.filter((line) => typeof line?.message === 'string' && line.message.startsWith('drain')) };
+}
+
+describeEachExpress('drainOnShutdown() under keep-alive load', ({ major }) => {
+  it.each(['agent', 'undici'] as const)(`loses no request across ${SHUTDOWNS} SIGTERMs mid-load (%s, 20 connections)`, async (client) => {
+    const results = await runShutdowns(SHUTDOWNS, 2, load(major, { client }));
+    for (const result of results) {
+      expect(verdict(result)).toEqual({ lost: [], exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+    }
+    const summary = summarize(results);
+    // The load was real: slow requests were in flight at the signal, and requests were served during the drain.
+    expect(summary.slowInFlightAtSignal).toBeGreaterThan(0);
+    expect(results.every((result) => result.completedAfterSignal > 0)).toBe(true);
+    expect(summary.errorStatus).toBe(0);
+  }, 120_000);
+});
+
+describe('the load harness', () => {
+  it('sees the requests http-terminator alone loses in the same shutdown', async () => {
+    const results = await runShutdowns(2, 2, load(5, { client: 'agent', env: { DRAIN_MODE: 'terminator' } }));
+    expect(summarize(results).lost).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('drains HTTPS under load without losing a request', async () => {
+    const result = await runShutdownLoad(load(5, { client: 'undici', tls: true, env: { TLS: '1' } }));
+    expect(verdict(result)).toEqual({ lost: [], exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+  }, 60_000);
+});
