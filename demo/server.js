@@ -2,7 +2,7 @@
 // documented order. `npm start` runs it on 127.0.0.1:3000 (PORT and HOST change that).
 const express = require('express');
 const winston = require('winston');
-const { createLifecycle, setDefaultLifecycle, probes } = require('@keel/lifecycle');
+const { createLifecycle, createJsonLogger, setDefaultLifecycle, probes } = require('@keel/lifecycle');
 const { traceId, traceFormat, flushOnShutdown } = require('@keel/trace-id');
 const { timeout, getSignal, withDeadline } = require('@keel/timeout');
 const { guardApp, installProcessGuards } = require('@keel/async-guard');
@@ -20,7 +20,9 @@ const logger = winston.createLogger({
 });
 
 // The process's lifecycle: Ctrl-C or SIGTERM starts the drain; the whole shutdown fits in 10 s.
-const lifecycle = createLifecycle({ shutdownTimeout: '10s', preStopDelay: '500ms', exit: true, logger });
+// It logs through its own JSON logger, so its last line (the shutdown report) is
+// written after the winston logger has been flushed and ended.
+const lifecycle = createLifecycle({ shutdownTimeout: '10s', preStopDelay: '500ms', exit: true, logger: createJsonLogger() });
 setDefaultLifecycle(lifecycle);
 flushOnShutdown(logger, { lifecycle });
 installProcessGuards({ lifecycle, logger });

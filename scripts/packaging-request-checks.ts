@@ -109,4 +109,22 @@ withServer(app, async (url) => {
   console.log('ok');
 });
 `,
+  drain: `
+const express = require('express');
+const { createLifecycle } = require('@keel/lifecycle');
+const { drainOnShutdown } = require('@keel/drain');
+// A request in flight when shutdown starts completes; then the server is closed.
+const lifecycle = createLifecycle({ signals: [], shutdownTimeout: 3000, preStopDelay: 0 });
+const app = express();
+app.get('/slow', (req, res) => setTimeout(() => res.json({ done: true }), 200));
+const server = app.listen(0, '127.0.0.1', async () => {
+  drainOnShutdown(server, { lifecycle });
+  const inFlight = fetch('http://127.0.0.1:' + server.address().port + '/slow').then((response) => response.json());
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const report = await lifecycle.shutdown('check');
+  const body = await inFlight;
+  if (!body.done || report.exitCode !== 0 || server.listening) { console.error('drain failed', body, report.exitCode); process.exit(1); }
+  console.log('ok');
+});
+`,
 };
