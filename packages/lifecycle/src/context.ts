@@ -196,7 +196,10 @@ function emitInContext(emitter: IncomingMessage | ServerResponse, context: Reque
 
 function emitInRequestContext(this: ContextEmitter, event: string | symbol, ...args: unknown[]): boolean {
   const context = this[EMIT_CONTEXT];
-  if (state.storage.getStore() === context) return this[ORIGINAL_EMIT].apply(this, [event, ...args]);
+  // Most events have no listener: nothing runs, so there is no context to enter.
+  if (state.storage.getStore() === context || (this as unknown as NodeJS.EventEmitter).listenerCount(event) === 0) {
+    return this[ORIGINAL_EMIT].apply(this, [event, ...args]);
+  }
   return state.storage.run(context, () => this[ORIGINAL_EMIT].apply(this, [event, ...args]));
 }
 

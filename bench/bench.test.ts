@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runFixture } from '@keel/test-support';
+
+// The harness, not the speed: a --quick run on two variants must produce a
+// complete report. Never asserts a number that depends on the machine.
+describe('npm run bench --quick', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-bench-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('measures each variant on both routes, checks memory, and writes the markdown and JSON reports', async () => {
+    const out = path.join(dir, 'bench.md');
+    const run = await runFixture(path.join(__dirname, 'run.js'), {
+      args: ['--quick', '--variants', 'keel-trace-id', '--memory-requests', '2000', '--out', out],
+      timeoutMs: 100_000,
+    });
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'bench.json'), 'utf8'));
+    expect(results.variants.map((v: { name: string; status: string }) => [v.name, v.status])).toEqual([
+      ['express5', 'ok'],
+      ['keel-trace-id', 'ok'],
+    ]);
+    for (const name of ['express5', 'keel-trace-id']) {
+      for (const route of ['trivial', 'json2k']) {
+        const [sample] = results.samples[name][route];
+        expect(sample.requests).toBeGreaterThan(0);
+        expect(sample.non2xx + sample.errors).toBe(0);
+        expect(sample.cpuUsPerRequest).toBeGreaterThan(0);
+        // Measured beside the round's own bare Express 5 server.
+        expect(sample.baseRps).toBeGreaterThan(0);
+        expect(results.summary[name][route].ratio).toBeGreaterThan(0);
+      }
+    }
+    expect(results.memory.map((m: { variant: string; points: unknown[] }) => [m.variant, m.points.length])).toEqual([
+      ['keel-stack', 5],
+      ['express5', 5],
+    ]);
+
+    const markdown = fs.readFileSync(out, 'utf8');
+    expect(run.stdout).toContain(markdown.trim());
+    expect(markdown).toMatch(/^# keel bench: \d{4}-\d{2}-\d{2}/);
+    expect(markdown).toContain('| @keel/trace-id alone |');
+    expect(markdown).toContain('| bare Express 5 (A/A: the noise floor) |');
+    expect(markdown).toContain('## ~2 KB JSON route');
+    expect(markdown).toContain('## Memory: keel full stack');
+  }, 110_000);
+
+  it('lists a variant it cannot build as unavailable, with the reason, and exits non-zero on a bad flag', async () => {
+    const bad = await runFixture(path.join(__dirname, 'run.js'), { args: ['--variants', 'no-such-variant'], timeoutMs: 20_000 });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown variant no-such-variant');
+  });
+});

@@ -1,0 +1,393 @@
+'use strict';
+// npm run bench [-- options]: the per-request cost of each keel package, the
+// full stack and the libraries they replace, as ratios to bare Express 5
+// measured in the same round. See bench/README.md.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { pinning, startServer, startLoad, stopChild } = require('./procs');
+const { BASELINE, markdown, median, summarize, verdicts } = require('./report');
+const { compare } = require('./profile');
+const { ROUTES } = require('./variants/_shared');
+
+const VARIANT_DIR = path.join(__dirname, 'variants');
+const ALL_VARIANTS = fs
+  .readdirSync(VARIANT_DIR)
+  .filter((file) => file.endsWith('.js') && !file.startsWith('_'))
+  .map((file) => file.slice(0, -3));
+// Baselines first, then keel, then the rest: only the order of the tables.
+const GROUP_ORDER = ['baseline', 'keel', 'stack', 'comparator', 'reference'];
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --rounds N            rounds; every variant runs once per round, in a new order (default 3)
+  --duration S          measured seconds per variant and route in a round, as much again for the baseline beside it (default 1)
+  --pairs N             ABBA pairs of baseline and variant slices the duration is split into (default 2)
+  --warmup N            warm-up requests before each measurement, discarded (default 10000): a fresh
+                        server needs some thousands of requests before V8 has optimised its hot path
+  --connections N       autocannon keep-alive connections (default 50)
+  --variants a,b        only these variants (bare Express 5 is always added); names: ${ALL_VARIANTS.join(', ')}
+  --routes a,b          routes: ${Object.keys(ROUTES).join(', ')} (default both)
+  --memory-requests N   requests after warm-up in the memory check (default 200000; 0 skips it)
+  --no-profile          do not profile variants that miss a target
+  --no-pin              do not pin server and load generator to cores
+  --seed N              seed of the round order (default: time)
+  --out FILE            markdown report path (default bench/results/bench-<time>.md; JSON next to it)
+  --quick               smoke run: 1 round, 1 pair of 1 s, 2000 warm-up requests, 20000 memory requests, no profiles
+  --help
+`;
+
+function parseArgs(argv) {
+  const options = {
+    rounds: 3,
+    duration: 1,
+    pairs: 2,
+    warmup: 10000,
+    connections: 50,
+    variants: null,
+    routes: Object.keys(ROUTES),
+    memoryRequests: 200000,
+    profile: true,
+    pin: true,
+    seed: Date.now() % 100000,
+    out: null,
+  };
+  const value = (i) => {
+    if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
+    return argv[i + 1];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--quick':
+        Object.assign(options, { rounds: 1, duration: 1, pairs: 1, warmup: 2000, memoryRequests: 20000, profile: false });
+        break;
+      case '--rounds':
+        options.rounds = Number(value(i++));
+        break;
+      case '--duration':
+        options.duration = Number(value(i++));
+        break;
+      case '--pairs':
+        options.pairs = Number(value(i++));
+        break;
+      case '--warmup':
+        options.warmup = Number(value(i++));
+        break;
+      case '--connections':
+        options.connections = Number(value(i++));
+        break;
+      case '--variants':
+        options.variants = value(i++).split(',').filter(Boolean);
+        break;
+      case '--routes':
+        options.routes = value(i++).split(',').filter(Boolean);
+        break;
+      case '--memory-requests':
+        options.memoryRequests = Number(value(i++));
+        break;
+      case '--seed':
+        options.seed = Number(value(i++));
+        break;
+      case '--out':
+        options.out = path.resolve(value(i++));
+        break;
+      case '--no-profile':
+        options.profile = false;
+        break;
+      case '--no-pin':
+        options.pin = false;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${arg}\n\n${HELP}`);
+    }
+  }
+  for (const key of ['rounds', 'duration', 'connections', 'pairs']) {
+    if (!(options[key] > 0)) throw new Error(`--${key} must be a positive number`);
+  }
+  if (!(options.warmup >= 0)) throw new Error('--warmup must be 0 or more');
+  if (!(options.memoryRequests >= 0)) throw new Error('--memory-requests must be 0 or more');
+  for (const route of options.routes) if (!ROUTES[route]) throw new Error(`unknown route ${route}; known: ${Object.keys(ROUTES).join(', ')}`);
+  if (options.variants) {
+    for (const name of options.variants) if (!ALL_VARIANTS.includes(name)) throw new Error(`unknown variant ${name}; known: ${ALL_VARIANTS.join(', ')}`);
+    if (!options.variants.includes(BASELINE)) options.variants.unshift(BASELINE);
+  }
+  return options;
+}
+
+/** A small seeded generator, so a run's order can be repeated with --seed. */
+function random(seed) {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+}
+
+function shuffled(items, next) {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const version = (name) => {
+    try {
+      return require(`${name}/package.json`).version;
+    } catch {
+      return 'missing';
+    }
+  };
+  return {
+    cpu: cpus[0] ? cpus[0].model.trim() : 'unknown CPU',
+    cores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 1073741824),
+    os: `${os.type()} ${os.release()} (${os.arch()})`,
+    node: process.version,
+    express5: version('express'),
+    express4: version('express4'),
+    autocannon: version('autocannon'),
+  };
+}
+
+function log(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** One slice of load on one server: requests, latency and the server's CPU time over it. */
+async function slice(server, route, load, options, seconds) {
+  const url = `http://127.0.0.1:${server.port}${ROUTES[route]}`;
+  const before = (await server.call({ type: 'usage' })).usage;
+  const result = await load.run({ url, connections: options.connections, duration: seconds });
+  const after = (await server.call({ type: 'usage' })).usage;
+  return { ...result, cpuUs: after.cpuUserUs - before.cpuUserUs + (after.cpuSystemUs - before.cpuSystemUs) };
+}
+
+function sum(items, key) {
+  return items.reduce((total, item) => total + item[key], 0);
+}
+
+/**
+ * Measures a variant's server against the round's bare Express 5 server on every
+ * route: a warm-up of the variant, then `pairs` pairs of slices in ABBA order
+ * (baseline, variant, variant, baseline, ...), so that drift of the machine
+ * within the measurement hits both sides alike.
+ */
+async function measurePaired(server, baseline, load, options, round) {
+  const out = {};
+  const seconds = options.duration / options.pairs;
+  for (const route of options.routes) {
+    const url = `http://127.0.0.1:${server.port}${ROUTES[route]}`;
+    if (options.warmup > 0) await load.run({ url, connections: options.connections, amount: options.warmup });
+    const mine = [];
+    const base = [];
+    for (let pair = 0; pair < options.pairs; pair++) {
+      const order = pair % 2 === 0 ? [base, mine] : [mine, base];
+      for (const side of order) side.push(await slice(side === mine ? server : baseline, route, load, options, seconds));
+    }
+    const rps = sum(mine, 'requests') / sum(mine, 'seconds');
+    const baseRps = sum(base, 'requests') / sum(base, 'seconds');
+    const cpuUsPerRequest = sum(mine, 'cpuUs') / sum(mine, 'requests');
+    const baseCpuUsPerRequest = sum(base, 'cpuUs') / sum(base, 'requests');
+    out[route] = {
+      round,
+      requests: sum(mine, 'requests'),
+      rps,
+      baseRps,
+      ratio: rps / baseRps,
+      cpuUsPerRequest,
+      baseCpuUsPerRequest,
+      cpuRatio: baseCpuUsPerRequest / cpuUsPerRequest,
+      latencyP50: median(mine.map((s) => s.latencyP50)),
+      latencyP99: median(mine.map((s) => s.latencyP99)),
+      non2xx: sum(mine, 'non2xx'),
+      errors: sum(mine, 'errors'),
+      timeouts: sum(mine, 'timeouts'),
+    };
+  }
+  return out;
+}
+
+/** RSS and heap of `variant` after a warm-up and after `requests` more, a full GC before each reading. */
+async function measureMemory(variant, title, load, options, pins) {
+  const server = await startServer(variant, { core: pins && pins.server, nodeArgs: ['--expose-gc'] });
+  if (server.status !== 'listening') return { variant, title, error: server.reason };
+  try {
+    const url = `http://127.0.0.1:${server.port}${ROUTES.trivial}`;
+    const warmup = Math.max(options.warmup, Math.round(options.memoryRequests / 10), 1000);
+    const steps = 4;
+    let requests = (await load.run({ url, connections: options.connections, amount: warmup })).requests;
+    const points = [{ requests, ...(await server.call({ type: 'gc' })).usage }];
+    for (let step = 0; step < steps; step++) {
+      requests += (await load.run({ url, connections: options.connections, amount: Math.round(options.memoryRequests / steps) })).requests;
+      points.push({ requests, ...(await server.call({ type: 'gc' })).usage });
+    }
+    return { variant, title, points, extraRequests: requests - points[0].requests };
+  } finally {
+    await stopChild(server.child);
+  }
+}
+
+/** Profiles one variant's server under the same load as a measurement; returns the file and the requests served. */
+async function profileServer(variant, route, load, options, pins, dir) {
+  const server = await startServer(variant, { core: pins && pins.server });
+  if (server.status !== 'listening') throw new Error(server.reason);
+  try {
+    const url = `http://127.0.0.1:${server.port}${ROUTES[route]}`;
+    await load.run({ url, connections: options.connections, amount: Math.max(options.warmup, 10000) });
+    await server.call({ type: 'profile-start' });
+    const result = await load.run({ url, connections: options.connections, duration: Math.max(options.duration, 3) });
+    const file = path.join(dir, `${variant}-${route}.cpuprofile`);
+    await server.call({ type: 'profile-stop', file });
+    return { file, requests: result.requests };
+  } finally {
+    await stopChild(server.child);
+  }
+}
+
+function memoryVerdict(memories) {
+  for (const memory of memories) {
+    if (memory.error) continue;
+    const first = memory.points[0];
+    const last = memory.points[memory.points.length - 1];
+    const growth = last.heapUsed - first.heapUsed;
+    // 1 MiB over the run is under 6 bytes per request at 200,000 requests: a leak
+    // of one small object per request would be tens of MiB.
+    const limit = 1048576;
+    memory.growthBytes = growth;
+    memory.verdict =
+      growth <= limit
+        ? `no growth beyond noise (limit ${(limit / 1048576).toFixed(0)} MiB of heap, ${((growth / memory.extraRequests) | 0)} bytes/request)`
+        : `**heap grew by ${(growth / 1048576).toFixed(1)} MiB (${(growth / memory.extraRequests).toFixed(1)} bytes/request): possible leak**`;
+  }
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  const pins = pinning(options.pin);
+  const next = random(options.seed);
+  const names = options.variants || ALL_VARIANTS;
+  const variants = names
+    .map((name) => {
+      const { title, group, setup, target, fasterThan } = require(path.join(VARIANT_DIR, `${name}.js`));
+      return { name, title, group, setup, target, fasterThan: (fasterThan || []).filter((other) => names.includes(other)), status: 'ok' };
+    })
+    .sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
+  const results = {
+    startedAt: startedAt.toISOString(),
+    machine: machine(),
+    settings: { rounds: options.rounds, duration: options.duration, pairs: options.pairs, warmup: options.warmup, connections: options.connections, routes: options.routes, pinning: pins, seed: options.seed },
+    loadBefore: os.loadavg()[0],
+    variants,
+    samples: {},
+    memory: [],
+    profiles: [],
+  };
+  const perRound = variants.length * options.routes.length * (2 * options.duration + 0.5);
+  log(`${variants.length} variants, ${options.routes.length} routes, ${options.rounds} round(s): about ${Math.round((perRound * options.rounds) / 60)} min of measured load plus ${options.warmup} warm-up requests per variant and route, seed ${options.seed}`);
+
+  const load = await startLoad({ core: pins && pins.load });
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      // The round's reference: a bare Express 5 server measured next to every variant.
+      const baseline = await startServer(BASELINE, { core: pins && pins.server });
+      if (baseline.status !== 'listening') throw new Error(`the baseline cannot start: ${baseline.reason}`);
+      try {
+        for (const route of options.routes) {
+          await load.run({ url: `http://127.0.0.1:${baseline.port}${ROUTES[route]}`, connections: options.connections, amount: Math.max(options.warmup, 1000) });
+        }
+        const order = shuffled(
+          variants.filter((variant) => variant.status === 'ok'),
+          next,
+        );
+        for (const variant of order) {
+          const server = await startServer(variant.name, { core: pins && pins.server });
+          if (server.status === 'unavailable') {
+            variant.status = 'unavailable';
+            variant.reason = server.reason;
+            log(`round ${round}: ${variant.name} unavailable: ${server.reason}`);
+            continue;
+          }
+          try {
+            const measured = await measurePaired(server, baseline, load, options, round);
+            results.samples[variant.name] ??= {};
+            for (const [route, sample] of Object.entries(measured)) (results.samples[variant.name][route] ??= []).push(sample);
+            log(`round ${round}: ${variant.name.padEnd(24)} ${options.routes.map((route) => `${route} ${Math.round(measured[route].rps)} req/s (${measured[route].ratio.toFixed(3)}x)`).join(', ')}`);
+          } finally {
+            await stopChild(server.child);
+          }
+        }
+      } finally {
+        await stopChild(baseline.child);
+      }
+    }
+
+    if (options.memoryRequests > 0) {
+      for (const name of ['keel-stack', BASELINE]) {
+        const { title } = require(path.join(VARIANT_DIR, `${name}.js`));
+        log(`memory: ${name}, ${options.memoryRequests} requests after warm-up`);
+        results.memory.push(await measureMemory(name, title, load, options, pins));
+      }
+      memoryVerdict(results.memory);
+    }
+
+    if (options.profile) {
+      const missed = verdicts(results).filter((check) => check.met === false);
+      const targets = [...new Map(missed.map((check) => [`${check.variant} ${check.route}`, check])).values()];
+      if (targets.length > 0) {
+        const dir = path.join(__dirname, 'results', `profiles-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
+        fs.mkdirSync(dir, { recursive: true });
+        const baselines = {};
+        for (const check of targets) {
+          const variant = variants.find((v) => v.name === check.variant);
+          log(`profile: ${check.variant} on ${check.route} (${check.claim}: ${check.value.toFixed(3)})`);
+          try {
+            baselines[check.route] ??= await profileServer(BASELINE, check.route, load, options, pins, dir);
+            const profiled = await profileServer(check.variant, check.route, load, options, pins, dir);
+            results.profiles.push({
+              variant: check.variant,
+              title: variant.title,
+              route: check.route,
+              file: path.relative(process.cwd(), profiled.file),
+              comparison: compare(profiled.file, profiled.requests, baselines[check.route].file, baselines[check.route].requests),
+            });
+          } catch (error) {
+            results.profiles.push({ variant: check.variant, title: variant.title, route: check.route, error: String(error && error.message) });
+          }
+        }
+      }
+    }
+  } finally {
+    await stopChild(load.child);
+  }
+
+  results.loadAfter = os.loadavg()[0];
+  results.durationMs = Date.now() - startedAt.getTime();
+  results.summary = summarize(results);
+  results.verdicts = verdicts(results, results.summary);
+  const report = markdown(results);
+  const out = options.out || path.join(__dirname, 'results', `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.md`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, report);
+  fs.writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify(results, null, 2));
+  process.stdout.write(`${report}\n`);
+  log(`report written to ${path.relative(process.cwd(), out)} (and .json)`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`[bench] ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});
