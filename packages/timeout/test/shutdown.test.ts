@@ -16,7 +16,8 @@ interface AbortSeen {
  * no signals and never exits the process.
  */
 async function setup(express: ExpressFactory, options: TimeoutOptions, lifecycleOptions: { preStopDelay?: number; holdDrain?: boolean } = {}) {
-  const lifecycle = createLifecycle({ signals: [], exit: false, shutdownTimeout: 1000, preStopDelay: lifecycleOptions.preStopDelay ?? 0, logger: captureLogger() });
+  // A held drain gets a longer budget, so the abort's lead on the drain deadline (a tenth of the window) outlasts a busy machine's timer lag.
+  const lifecycle = createLifecycle({ signals: [], exit: false, shutdownTimeout: lifecycleOptions.holdDrain ? 3000 : 1000, preStopDelay: lifecycleOptions.preStopDelay ?? 0, logger: captureLogger() });
   const arrived = deferred<AbortSignal>();
   const aborted = deferred<AbortSeen>();
   const responseEnded = deferred();
