@@ -1,5 +1,6 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EVENT_SOURCE, emitEventsInContext, type EventContext, type EventContextSource } from './event-context';
 import { processGlobal } from './process-global';
 
 /**
@@ -40,7 +41,9 @@ export interface RequestContext {
 /** The property on `req` under which the request's context is reachable. */
 export const CONTEXT_PROPERTY = Symbol.for('keel.requestContext');
 
-class KeelRequestContext implements RequestContext {
+class KeelRequestContext implements RequestContext, EventContext {
+  // On the prototype (set below the store it names), so no request pays for it.
+  declare readonly [EVENT_SOURCE]: EventContextSource<EventContext>;
   readonly startedAt = Date.now();
   traceId?: string;
   spanId?: string;
@@ -138,6 +141,15 @@ export function bind<F extends (...args: any[]) => unknown>(fn: F): F {
   return AsyncResource.bind(fn) as F;
 }
 
+const eventContextSource: EventContextSource<KeelRequestContext> = {
+  storage: state.storage as AsyncLocalStorage<KeelRequestContext>,
+  responseClosed(context) {
+    context.ended = true;
+    state.active.delete(context);
+  },
+};
+Object.defineProperty(KeelRequestContext.prototype, EVENT_SOURCE, { value: eventContextSource });
+
 /**
  * Runs `next` inside the request's context, creating the context on first use.
  * Every keel middleware calls this, so whichever runs first opens the context
@@ -153,23 +165,12 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
   const context = new KeelRequestContext(req, res);
   // Plain assignment: defineProperty costs ten times more per request. Symbol keys stay out of Object.keys and JSON.
   (req as unknown as Record<symbol, RequestContext>)[CONTEXT_PROPERTY] = context;
-  if (res.closed) {
-    context.ended = true;
-  } else {
-    state.active.add(context);
-    // A ServerResponse always emits 'close', after 'finish' or on an aborted connection: one listener covers both.
-    res.once('close', () => {
-      context.ended = true;
-      state.active.delete(context);
-    });
-  }
-  // Node emits req and res events from the socket's async context, not the request's: re-enter it.
-  if (state.bridge === undefined) {
-    // The common path: one shared function, no closure or async resource per request.
-    emitInContext(req, context);
-    emitInContext(res, context);
-    return state.storage.run(context, next);
-  }
+  // Node emits req and res events from the connection's async context, not the request's: re-enter it.
+  // A ServerResponse always emits 'close' once, after 'finish' or on an aborted connection: that ends the context.
+  emitEventsInContext(req, res, context, CONTEXT_PROPERTY);
+  if (res.closed) context.ended = true;
+  else state.active.add(context);
+  if (state.bridge === undefined) return state.storage.run(context, next);
   return runWith(context, () => {
     // A bridged store (cls-hooked) keeps values set during the request: re-enter this very scope.
     const resource = new AsyncResource('keel.RequestContext');
@@ -180,28 +181,6 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
 }
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
-const ORIGINAL_EMIT = Symbol('keel.originalEmit');
-const EMIT_CONTEXT = Symbol('keel.emitContext');
-interface ContextEmitter {
-  [ORIGINAL_EMIT]: Emit;
-  [EMIT_CONTEXT]: RequestContext;
-}
-
-function emitInContext(emitter: IncomingMessage | ServerResponse, context: RequestContext): void {
-  const target = emitter as unknown as ContextEmitter & { emit: Emit };
-  target[ORIGINAL_EMIT] = target.emit;
-  target[EMIT_CONTEXT] = context;
-  target.emit = emitInRequestContext as Emit;
-}
-
-function emitInRequestContext(this: ContextEmitter, event: string | symbol, ...args: unknown[]): boolean {
-  const context = this[EMIT_CONTEXT];
-  // Most events have no listener: nothing runs, so there is no context to enter.
-  if (state.storage.getStore() === context || (this as unknown as NodeJS.EventEmitter).listenerCount(event) === 0) {
-    return this[ORIGINAL_EMIT].apply(this, [event, ...args]);
-  }
-  return state.storage.run(context, () => this[ORIGINAL_EMIT].apply(this, [event, ...args]));
-}
 
 function emitInScope(resource: AsyncResource, emitter: IncomingMessage | ServerResponse): void {
   const emit = emitter.emit as Emit;

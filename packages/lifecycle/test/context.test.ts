@@ -238,6 +238,64 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
       }
     });
 
+    // A library that wraps emit on each request (as cls-rtracer and ee-first do) shadows the prototype's.
+    describe.each([
+      ['inherited from Node', false],
+      ['wrapped per request by another library', true],
+    ])('with emit %s', (_emit, shadowEmit) => {
+      it('runs req and res listeners in the request context and ends it on finish and on a client abort', async () => {
+        const seen = new Map<string, { context: RequestContext; events: Record<string, boolean> }>();
+        const app = express();
+        if (shadowEmit) {
+          app.use((req, res, next) => {
+            for (const emitter of [req, res] as NodeJS.EventEmitter[]) {
+              const emit = emitter.emit;
+              emitter.emit = function wrappedEmit(this: NodeJS.EventEmitter, ...args: Parameters<typeof emit>) {
+                return emit.apply(this, args);
+              };
+            }
+            next();
+          });
+        }
+        app.use(requestContext());
+        app.post('/:id', (req, res) => {
+          const context = getContext()!;
+          const events: Record<string, boolean> = {};
+          seen.set(req.params.id!, { context, events });
+          const record = (name: string) => () => {
+            events[name] = (events[name] ?? true) && getContext() === context;
+          };
+          req.on('data', record('data'));
+          req.on('end', record('end'));
+          res.on('finish', record('finish'));
+          res.on('close', record('close'));
+          // 'abandoned' never answers: its client goes away first.
+          if (req.params.id === 'finished') req.on('end', () => res.json({ ok: true }));
+        });
+        const { server, port } = await serve(app);
+        try {
+          await postInChunks(port, '/finished', 'finished', false, 10);
+          const abandoned = http.request({ host: '127.0.0.1', port, path: '/abandoned', method: 'POST', agent: false });
+          abandoned.on('error', () => {});
+          abandoned.write('part of a body');
+          // Waits for the listener to have run at all, whatever context it saw; the test's timeout bounds it.
+          while (seen.get('abandoned')?.events.data === undefined) await sleep(5);
+          abandoned.destroy();
+          while (seen.get('abandoned')!.events.close === undefined) await sleep(5);
+
+          const finished = seen.get('finished')!;
+          expect(finished.events).toEqual({ data: true, end: true, finish: true, close: true });
+          expect(finished.context.ended).toBe(true);
+          const abandonedRequest = seen.get('abandoned')!;
+          expect(abandonedRequest.events).toEqual({ data: true, close: true });
+          expect(abandonedRequest.context.ended).toBe(true);
+          expect(activeContexts().has(finished.context) || activeContexts().has(abandonedRequest.context)).toBe(false);
+        } finally {
+          await closeServer(server);
+        }
+      });
+    });
+
     it('opens one context per request that every later keel middleware joins', async () => {
       const contexts: Array<RequestContext | undefined> = [];
       const app = express();
