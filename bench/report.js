@@ -13,8 +13,8 @@ function median(values) {
 
 /**
  * Per variant and route: medians over rounds. Each round's ratio was taken
- * against the bare Express 5 server measured beside the variant in that round
- * (ABBA slices), so drift of the machine cancels out.
+ * against the round's bare Express 5 server loaded at the same time on the same
+ * core, so whatever slows the machine slows both alike.
  */
 function summarize(results) {
   const rows = {};
@@ -102,12 +102,12 @@ function markdown(results) {
   lines.push(
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os}`,
     `- Node ${machine.node}, Express ${machine.express5} and ${machine.express4}, autocannon ${machine.autocannon}`,
-    `- ${settings.rounds} round(s), variants in a new order each round; per variant and route ${fmt.int(settings.warmup)} warm-up requests (discarded), then ${settings.duration} s measured in ${settings.pairs} ABBA pair(s) of slices with the round's bare Express 5 server (as much time again on it); ${settings.connections} keep-alive connections`,
-    `- ${settings.pinning ? `server pinned to core ${settings.pinning.server}, autocannon to core ${settings.pinning.load} (taskset)` : 'no CPU pinning (taskset missing or one core)'}`,
+    `- ${settings.rounds} round(s), variants in a new order each round; per variant and route ${fmt.int(settings.warmup)} warm-up requests (discarded), then ${settings.duration} s measured in ${settings.slices} slice(s), the round's bare Express 5 server loaded at the same time on the same core; ${settings.connections} keep-alive connections per server`,
+    `- ${settings.pinning ? `servers pinned to core ${settings.pinning.server}, the two autocannon processes to core ${settings.pinning.load} (taskset)` : 'no CPU pinning (taskset missing, --no-pin, or one core): the two servers do not share one core, so ratios are noisier'}`,
     `- Load average (1 min) at start ${results.loadBefore.toFixed(2)}, at end ${results.loadAfter.toFixed(2)}${results.loadAfter > 2.5 || results.loadBefore > 2.5 ? ': **the machine was busy with other work; absolute numbers are low and ratios noisy**' : ''}`,
     `- Started ${results.startedAt}, took ${Math.round(results.durationMs / 1000)} s`,
     '',
-    'Ratio: the variant\'s requests per second over those of the bare Express 5 server measured in alternating slices beside it, median over rounds (range in brackets); targets are judged on it. The bare Express 5 row is that server against a second bare Express 5 server: its distance from 1.000x is the noise of the run. Server CPU: user + system CPU time of the server process over the measured window, per request. CPU ratio: bare Express 5\'s server CPU per request over the variant\'s, same round, median; it counts only time the server ran, so it is the steadier cross-check when other work shares the machine.',
+    'Ratio: the variant\'s requests per second over those of the bare Express 5 server loaded at the same time on the same core (two always-busy servers get equal shares of it, so the ratio is that of their costs per request), median over rounds (range in brackets); targets are judged on it. The bare Express 5 row is that server against a second bare Express 5 server: its distance from 1.000x is the noise of the run. Server CPU: user + system CPU time of the server process over the measured window, per request. CPU ratio: bare Express 5\'s server CPU per request over the variant\'s, same round, median; it counts only time the server ran, so it is the steadier cross-check when other work shares the machine.',
     '',
   );
   for (const route of settings.routes) {

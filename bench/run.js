@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const util = require('node:util');
 const { pinning, startServer, startLoad, stopChild } = require('./procs');
 const { BASELINE, markdown, median, summarize, verdicts } = require('./report');
 const { compare } = require('./profile');
@@ -22,93 +23,74 @@ const GROUP_ORDER = ['baseline', 'keel', 'stack', 'comparator', 'reference'];
 const HELP = `Usage: npm run bench -- [options]
 
   --rounds N            rounds; every variant runs once per round, in a new order (default 3)
-  --duration S          measured seconds per variant and route in a round, as much again for the baseline beside it (default 1)
-  --pairs N             ABBA pairs of baseline and variant slices the duration is split into (default 2)
+  --duration S          measured seconds per variant and route in a round, the baseline running beside it (default 2)
+  --slices N            slices the duration is split into; a round's ratio sums them (default 4)
   --warmup N            warm-up requests before each measurement, discarded (default 10000): a fresh
                         server needs some thousands of requests before V8 has optimised its hot path
-  --connections N       autocannon keep-alive connections (default 50)
+  --connections N       autocannon keep-alive connections per server (default 50)
   --variants a,b        only these variants (bare Express 5 is always added); names: ${ALL_VARIANTS.join(', ')}
   --routes a,b          routes: ${Object.keys(ROUTES).join(', ')} (default both)
   --memory-requests N   requests after warm-up in the memory check (default 200000; 0 skips it)
   --no-profile          do not profile variants that miss a target
-  --no-pin              do not pin server and load generator to cores
+  --no-pin              do not pin the servers and the load generators to cores
   --seed N              seed of the round order (default: time)
   --out FILE            markdown report path (default bench/results/bench-<time>.md; JSON next to it)
-  --quick               smoke run: 1 round, 1 pair of 1 s, 2000 warm-up requests, 20000 memory requests, no profiles
+  --quick               smoke run: 1 round, 1 slice of 1 s, 2000 warm-up requests, 20000 memory requests, no profiles
   --help
+
+Servers and load generators run on the Node that runs this script: to measure
+on Node 24, run it with that node binary.
 `;
 
+const FLAGS = {
+  rounds: { type: 'string' },
+  duration: { type: 'string' },
+  slices: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  variants: { type: 'string' },
+  routes: { type: 'string' },
+  'memory-requests': { type: 'string' },
+  'no-profile': { type: 'boolean' },
+  'no-pin': { type: 'boolean' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  quick: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
 function parseArgs(argv) {
+  let values;
+  try {
+    ({ values } = util.parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new Error(`${error.message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
   const options = {
     rounds: 3,
-    duration: 1,
-    pairs: 2,
+    duration: 2,
+    slices: 4,
     warmup: 10000,
     connections: 50,
     variants: null,
     routes: Object.keys(ROUTES),
     memoryRequests: 200000,
-    profile: true,
-    pin: true,
+    profile: !values['no-profile'],
+    pin: !values['no-pin'],
     seed: Date.now() % 100000,
-    out: null,
+    out: values.out === undefined ? null : path.resolve(values.out),
   };
-  const value = (i) => {
-    if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
-    return argv[i + 1];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    switch (arg) {
-      case '--quick':
-        Object.assign(options, { rounds: 1, duration: 1, pairs: 1, warmup: 2000, memoryRequests: 20000, profile: false });
-        break;
-      case '--rounds':
-        options.rounds = Number(value(i++));
-        break;
-      case '--duration':
-        options.duration = Number(value(i++));
-        break;
-      case '--pairs':
-        options.pairs = Number(value(i++));
-        break;
-      case '--warmup':
-        options.warmup = Number(value(i++));
-        break;
-      case '--connections':
-        options.connections = Number(value(i++));
-        break;
-      case '--variants':
-        options.variants = value(i++).split(',').filter(Boolean);
-        break;
-      case '--routes':
-        options.routes = value(i++).split(',').filter(Boolean);
-        break;
-      case '--memory-requests':
-        options.memoryRequests = Number(value(i++));
-        break;
-      case '--seed':
-        options.seed = Number(value(i++));
-        break;
-      case '--out':
-        options.out = path.resolve(value(i++));
-        break;
-      case '--no-profile':
-        options.profile = false;
-        break;
-      case '--no-pin':
-        options.pin = false;
-        break;
-      case '--help':
-      case '-h':
-        process.stdout.write(HELP);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown option ${arg}\n\n${HELP}`);
-    }
-  }
-  for (const key of ['rounds', 'duration', 'connections', 'pairs']) {
+  if (values.quick) Object.assign(options, { rounds: 1, duration: 1, slices: 1, warmup: 2000, memoryRequests: 20000, profile: false });
+  const numbers = { rounds: 'rounds', duration: 'duration', slices: 'slices', warmup: 'warmup', connections: 'connections', 'memory-requests': 'memoryRequests', seed: 'seed' };
+  for (const [flag, key] of Object.entries(numbers)) if (values[flag] !== undefined) options[key] = Number(values[flag]);
+  if (values.variants !== undefined) options.variants = values.variants.split(',').filter(Boolean);
+  if (values.routes !== undefined) options.routes = values.routes.split(',').filter(Boolean);
+
+  for (const key of ['rounds', 'duration', 'connections', 'slices']) {
     if (!(options[key] > 0)) throw new Error(`--${key} must be a positive number`);
   }
   if (!(options.warmup >= 0)) throw new Error('--warmup must be 0 or more');
@@ -166,13 +148,16 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** One slice of load on one server: requests, latency and the server's CPU time over it. */
-async function slice(server, route, load, options, seconds) {
-  const url = `http://127.0.0.1:${server.port}${ROUTES[route]}`;
-  const before = (await server.call({ type: 'usage' })).usage;
-  const result = await load.run({ url, connections: options.connections, duration: seconds });
-  const after = (await server.call({ type: 'usage' })).usage;
-  return { ...result, cpuUs: after.cpuUserUs - before.cpuUserUs + (after.cpuSystemUs - before.cpuSystemUs) };
+/**
+ * One slice: both servers under load at once, each from its own load
+ * generator, with each server's CPU time over the slice.
+ */
+async function sliceSideBySide(servers, route, loads, options, seconds) {
+  const usage = () => Promise.all(servers.map(async (server) => (await server.call({ type: 'usage' })).usage));
+  const before = await usage();
+  const results = await Promise.all(servers.map((server, i) => loads[i].run({ url: `http://127.0.0.1:${server.port}${ROUTES[route]}`, connections: options.connections, duration: seconds })));
+  const after = await usage();
+  return results.map((result, i) => ({ ...result, cpuUs: after[i].cpuUserUs - before[i].cpuUserUs + (after[i].cpuSystemUs - before[i].cpuSystemUs) }));
 }
 
 function sum(items, key) {
@@ -180,22 +165,24 @@ function sum(items, key) {
 }
 
 /**
- * Measures a variant's server against the round's bare Express 5 server on every
- * route: a warm-up of the variant, then `pairs` pairs of slices in ABBA order
- * (baseline, variant, variant, baseline, ...), so that drift of the machine
- * within the measurement hits both sides alike.
+ * Measures a variant's server beside the round's bare Express 5 server on every
+ * route: a warm-up of the variant, then `slices` slices in which both servers
+ * are loaded at once. Pinned to the same core, two always-busy servers get
+ * equal shares of it, so their throughput ratio is the ratio of their costs per
+ * request, and whatever slows the machine during a slice slows both alike.
  */
-async function measurePaired(server, baseline, load, options, round) {
+async function measureSideBySide(server, baseline, loads, options, round) {
   const out = {};
-  const seconds = options.duration / options.pairs;
+  const seconds = options.duration / options.slices;
   for (const route of options.routes) {
     const url = `http://127.0.0.1:${server.port}${ROUTES[route]}`;
-    if (options.warmup > 0) await load.run({ url, connections: options.connections, amount: options.warmup });
+    if (options.warmup > 0) await loads[0].run({ url, connections: options.connections, amount: options.warmup });
     const mine = [];
     const base = [];
-    for (let pair = 0; pair < options.pairs; pair++) {
-      const order = pair % 2 === 0 ? [base, mine] : [mine, base];
-      for (const side of order) side.push(await slice(side === mine ? server : baseline, route, load, options, seconds));
+    for (let i = 0; i < options.slices; i++) {
+      const [variantSlice, baselineSlice] = await sliceSideBySide([server, baseline], route, loads, options, seconds);
+      mine.push(variantSlice);
+      base.push(baselineSlice);
     }
     const rps = sum(mine, 'requests') / sum(mine, 'seconds');
     const baseRps = sum(base, 'requests') / sum(base, 'seconds');
@@ -289,17 +276,19 @@ async function main() {
   const results = {
     startedAt: startedAt.toISOString(),
     machine: machine(),
-    settings: { rounds: options.rounds, duration: options.duration, pairs: options.pairs, warmup: options.warmup, connections: options.connections, routes: options.routes, pinning: pins, seed: options.seed },
+    settings: { rounds: options.rounds, duration: options.duration, slices: options.slices, warmup: options.warmup, connections: options.connections, routes: options.routes, pinning: pins, seed: options.seed },
     loadBefore: os.loadavg()[0],
     variants,
     samples: {},
     memory: [],
     profiles: [],
   };
-  const perRound = variants.length * options.routes.length * (2 * options.duration + 0.5);
+  const perRound = variants.length * options.routes.length * (options.duration + 0.5);
   log(`${variants.length} variants, ${options.routes.length} routes, ${options.rounds} round(s): about ${Math.round((perRound * options.rounds) / 60)} min of measured load plus ${options.warmup} warm-up requests per variant and route, seed ${options.seed}`);
 
-  const load = await startLoad({ core: pins && pins.load });
+  // One load generator per server of a side-by-side slice; `load` alone drives warm-ups, memory and profiles.
+  const loads = [await startLoad({ core: pins && pins.load }), await startLoad({ core: pins && pins.load })];
+  const [load] = loads;
   try {
     for (let round = 1; round <= options.rounds; round++) {
       // The round's reference: a bare Express 5 server measured next to every variant.
@@ -322,7 +311,7 @@ async function main() {
             continue;
           }
           try {
-            const measured = await measurePaired(server, baseline, load, options, round);
+            const measured = await measureSideBySide(server, baseline, loads, options, round);
             results.samples[variant.name] ??= {};
             for (const [route, sample] of Object.entries(measured)) (results.samples[variant.name][route] ??= []).push(sample);
             log(`round ${round}: ${variant.name.padEnd(24)} ${options.routes.map((route) => `${route} ${Math.round(measured[route].rps)} req/s (${measured[route].ratio.toFixed(3)}x)`).join(', ')}`);
@@ -371,7 +360,7 @@ async function main() {
       }
     }
   } finally {
-    await stopChild(load.child);
+    for (const generator of loads) await stopChild(generator.child);
   }
 
   results.loadAfter = os.loadavg()[0];

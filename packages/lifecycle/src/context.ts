@@ -96,10 +96,14 @@ export interface ContextBridge {
   run<T>(context: RequestContext, fn: () => T): T;
 }
 
+/** Called once when a request context ends: its response finished, or its connection closed first. */
+export type ContextEndListener = (context: RequestContext) => void;
+
 interface ContextState {
   readonly storage: AsyncLocalStorage<RequestContext>;
   readonly active: Set<RequestContext>;
   bridge: ContextBridge | undefined;
+  endListeners?: ContextEndListener[];
 }
 
 const state = processGlobal<ContextState>('keel.lifecycle.contextState', () => ({
@@ -107,6 +111,7 @@ const state = processGlobal<ContextState>('keel.lifecycle.contextState', () => (
   active: new Set(),
   bridge: undefined,
 }));
+const endListeners = (state.endListeners ??= []);
 
 /** Sets (or with `undefined`, clears) the bridge every new request context is also published through. */
 export function setContextBridge(bridge: ContextBridge | undefined): void {
@@ -134,6 +139,21 @@ export function activeContexts(): ReadonlySet<RequestContext> {
 }
 
 /**
+ * Calls `listener` whenever a request context ends: when its response emits
+ * `'close'` (after `'finish'`, or when the connection closed first; then
+ * `context.res.writableEnded` is false), before the response's own `'close'`
+ * listeners run. One listener for all requests, where a `'close'` listener per
+ * response would cost every request. Returns the function that removes it.
+ */
+export function onRequestContextEnd(listener: ContextEndListener): () => void {
+  endListeners.push(listener);
+  return function removeContextEndListener(): void {
+    const index = endListeners.indexOf(listener);
+    if (index !== -1) endListeners.splice(index, 1);
+  };
+}
+
+/**
  * Binds `fn` to the async context current now, so a callback queued by a pool
  * or an emitter runs in the request that queued it.
  */
@@ -146,6 +166,16 @@ const eventContextSource: EventContextSource<KeelRequestContext> = {
   responseClosed(context) {
     context.ended = true;
     state.active.delete(context);
+    for (let i = 0; i < endListeners.length; i++) {
+      try {
+        endListeners[i]!(context);
+      } catch (error) {
+        // A listener's bug must not stop the response's own 'close' listeners: surface it as uncaught.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
   },
 };
 Object.defineProperty(KeelRequestContext.prototype, EVENT_SOURCE, { value: eventContextSource });

@@ -19,8 +19,8 @@ export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOpti
 export type { Beacon } from './beacons';
 export { runOutsideRequestContext } from './context';
 export { processGlobal } from './process-global';
-export { runInRequestContext, getContext, contextOf, activeContexts, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
-export type { RequestContext, ContextBridge } from './context';
+export { runInRequestContext, getContext, contextOf, activeContexts, onRequestContextEnd, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
+export type { RequestContext, ContextBridge, ContextEndListener } from './context';
 export { requestContext } from './request-context';
 export type { RequestContextMiddleware } from './request-context';
 export { useClsHooked } from './cls-hooked';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNamespace, destroyNamespace, type Namespace } from 'cls-hooked';
-import { activeContexts, bind, contextOf, getContext, getContextBridge, isInvalidOptionError, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
+import { activeContexts, bind, contextOf, getContext, getContextBridge, isInvalidOptionError, onRequestContextEnd, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
 import { closeServer, describeEachExpress } from '@keel/test-support';
 
 // Real processes and sockets on a shared, loaded machine: generous limits, never tight ones.
@@ -294,6 +294,46 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
           await closeServer(server);
         }
       });
+    });
+
+    it('tells onRequestContextEnd() listeners once per request, finished or abandoned, before the response\'s own close listeners', async () => {
+      const ended: Array<{ path: string | undefined; finished: boolean; ended: boolean }> = [];
+      const order: string[] = [];
+      const remove = onRequestContextEnd((context) => {
+        ended.push({ path: context.req.url, finished: context.res.writableEnded, ended: context.ended });
+        order.push(`end ${context.req.url}`);
+      });
+      const app = express();
+      app.use(requestContext());
+      app.get('/finished', (req, res) => {
+        res.on('close', () => order.push(`close ${req.url}`));
+        res.json({ ok: true });
+      });
+      let abandonedArrived = false;
+      app.get('/abandoned', (req, res) => {
+        res.on('close', () => order.push(`close ${req.url}`));
+        abandonedArrived = true;
+      });
+      const { server, port } = await serve(app);
+      try {
+        await new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: '/finished', agent: false }, (res) => res.resume().on('end', resolve)));
+        const abandoned = http.get({ host: '127.0.0.1', port, path: '/abandoned', agent: false });
+        abandoned.on('error', () => {});
+        while (!abandonedArrived) await sleep(5);
+        abandoned.destroy();
+        while (ended.length < 2) await sleep(5);
+        remove();
+        await new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: '/finished', agent: false }, (res) => res.resume().on('end', resolve)));
+        await sleep(20);
+        expect(ended).toEqual([
+          { path: '/finished', finished: true, ended: true },
+          { path: '/abandoned', finished: false, ended: true },
+        ]);
+        expect(order.slice(0, 4)).toEqual(['end /finished', 'close /finished', 'end /abandoned', 'close /abandoned']);
+      } finally {
+        remove();
+        await closeServer(server);
+      }
     });
 
     it('opens one context per request that every later keel middleware joins', async () => {

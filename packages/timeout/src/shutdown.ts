@@ -49,7 +49,7 @@ export function watchLifecycle(lifecycle: Lifecycle): void {
 
 function abortRequests(lifecycle: Lifecycle, modes: readonly AbortOnShutdown[]): void {
   for (const context of [...activeContexts()]) {
-    const entry = timedRequestOf(context.res);
+    const entry = timedRequestOf(context);
     if (entry === undefined || entry.reason !== undefined) continue;
     const { owner } = entry;
     if (!modes.includes(owner.options.abortOnShutdown) || owner.lifecycle() !== lifecycle) continue;

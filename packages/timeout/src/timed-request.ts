@@ -33,16 +33,18 @@ export interface TimedRequest extends QueueEntry<TimedRequest> {
   lateWriteReported: boolean;
 }
 
+// On keel's own context object, never on Node's `res`: a new property on the
+// response gives that hot object another shape, which Node's code pays for.
 const ENTRY = Symbol('keel.timeout.timedRequest');
 
-type WithEntry = ServerResponse & { [ENTRY]?: TimedRequest };
+type WithEntry = RequestContext & { [ENTRY]?: TimedRequest };
 
-/** The timed request of `res`, if a timeout() has seen it. */
-export function timedRequestOf(res: ServerResponse): TimedRequest | undefined {
-  return (res as WithEntry)[ENTRY];
+/** The timed request of the request `context` belongs to, if a timeout() has seen it. */
+export function timedRequestOf(context: RequestContext): TimedRequest | undefined {
+  return (context as WithEntry)[ENTRY];
 }
 
-/** Records `entry` as the timed request of `res`. */
-export function attachTimedRequest(res: ServerResponse, entry: TimedRequest): void {
-  (res as WithEntry)[ENTRY] = entry;
+/** Records `entry` as the timed request of its context. */
+export function attachTimedRequest(entry: TimedRequest): void {
+  (entry.context as WithEntry)[ENTRY] = entry;
 }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   contextOf,
   createJsonLogger,
+  onRequestContextEnd,
   peekDefaultLifecycle,
   runInRequestContext,
   type Lifecycle,
@@ -40,6 +41,7 @@ let stderrLogger: Logger | undefined;
  * });
  */
 export function timeout(options?: number | string | TimeoutOptions): TimeoutMiddleware {
+  listenForContextEnds();
   const deadlines = new RequestDeadlines(resolveOptions(options));
   return function timeoutMiddleware(req, res, next) {
     const context = contextOf(req);
@@ -80,7 +82,7 @@ class RequestDeadlines implements DeadlineOwner {
     if (res.closed || context.ended) return;
     context.deadline = deadline;
     const expiresAt = performance.now() + duration;
-    const existing = timedRequestOf(res);
+    const existing = timedRequestOf(context);
     if (existing !== undefined) {
       // A tighter timeout() further down the chain takes the request over.
       existing.queue?.remove(existing);
@@ -105,8 +107,7 @@ class RequestDeadlines implements DeadlineOwner {
       graceTimer: undefined,
       lateWriteReported: false,
     };
-    attachTimedRequest(res, entry);
-    res.on('close', onResponseClose);
+    attachTimedRequest(entry);
     this.#queue.push(entry);
   }
 
@@ -187,16 +188,24 @@ class RequestDeadlines implements DeadlineOwner {
 }
 
 /** Unlinks the request from its queue; a response closed before it ended means the client went away. */
-function onResponseClose(this: ServerResponse): void {
-  this.removeListener('close', onResponseClose);
-  const entry = timedRequestOf(this);
+function onContextEnd(context: RequestContext): void {
+  const entry = timedRequestOf(context);
   if (entry === undefined) return;
   entry.queue?.remove(entry);
   if (entry.graceTimer !== undefined) {
     clearTimeout(entry.graceTimer);
     entry.graceTimer = undefined;
   }
-  if (!this.writableEnded && !entry.context.aborted) entry.context.abort(new ClientDisconnectedError());
+  if (!context.res.writableEnded && !context.aborted) context.abort(new ClientDisconnectedError());
+}
+
+let listening = false;
+
+/** One listener for every timed request of this copy of the package, added with the first timeout(). */
+function listenForContextEnds(): void {
+  if (listening) return;
+  listening = true;
+  onRequestContextEnd(onContextEnd);
 }
 
 function urlOf(req: IncomingMessage): string | undefined {
