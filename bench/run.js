@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const util = require('node:util');
+const { parseFlags } = require('../scripts/parse-flags');
 const { pinning, startServer, startLoad, stopChild } = require('./procs');
 const { BASELINE, markdown, median, summarize, verdicts } = require('./report');
 const { compare } = require('./profile');
@@ -60,16 +60,7 @@ const FLAGS = {
 };
 
 function parseArgs(argv) {
-  let values;
-  try {
-    ({ values } = util.parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new Error(`${error.message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
+  const values = parseFlags(argv, FLAGS, HELP);
   const options = {
     rounds: 3,
     duration: 2,

@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { parseFlags } = require('../scripts/parse-flags');
 const { runShutdownLoad } = require('./shutdown-load');
 const { runRollingRestart, DEFAULTS: ROLLING_DEFAULTS } = require('./rolling');
 const { findHaproxy, INSTALL_HINT } = require('./haproxy');
@@ -38,7 +39,22 @@ function list(value, known, what) {
   return items;
 }
 
+const FLAGS = {
+  ci: { type: 'boolean' },
+  shutdowns: { type: 'string' },
+  'comparator-shutdowns': { type: 'string' },
+  servers: { type: 'string' },
+  clients: { type: 'string' },
+  restarts: { type: 'string' },
+  'rolling-servers': { type: 'string' },
+  'rolling-clients': { type: 'string' },
+  'no-haproxy': { type: 'boolean' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
 function parseArgs(argv) {
+  const values = parseFlags(argv, FLAGS, HELP);
   const options = {
     ci: false,
     shutdowns: 10,
@@ -48,54 +64,17 @@ function parseArgs(argv) {
     restarts: 3,
     rollingServers: ['keel', 'http-terminator', 'naive'],
     rollingClients: CLIENTS,
-    haproxy: true,
-    out: null,
+    haproxy: !values['no-haproxy'],
+    out: values.out === undefined ? null : path.resolve(values.out),
   };
-  const value = (i) => {
-    if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
-    return argv[i + 1];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    switch (argv[i]) {
-      case '--ci':
-        Object.assign(options, { ci: true, shutdowns: 2, comparatorShutdowns: 1, restarts: 1, rollingServers: ['keel'], rollingClients: ['agent'] });
-        break;
-      case '--shutdowns':
-        options.shutdowns = Number(value(i++));
-        break;
-      case '--comparator-shutdowns':
-        options.comparatorShutdowns = Number(value(i++));
-        break;
-      case '--servers':
-        options.servers = list(value(i++), SERVERS, 'server');
-        break;
-      case '--clients':
-        options.clients = list(value(i++), CLIENTS, 'client');
-        break;
-      case '--restarts':
-        options.restarts = Number(value(i++));
-        break;
-      case '--rolling-servers':
-        options.rollingServers = list(value(i++), SERVERS, 'server');
-        break;
-      case '--rolling-clients':
-        options.rollingClients = list(value(i++), CLIENTS, 'client');
-        break;
-      case '--no-haproxy':
-        options.haproxy = false;
-        break;
-      case '--out':
-        options.out = path.resolve(value(i++));
-        break;
-      case '--help':
-      case '-h':
-        process.stdout.write(HELP);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown option ${argv[i]}\n\n${HELP}`);
-    }
-  }
+  if (values.ci) Object.assign(options, { ci: true, shutdowns: 2, comparatorShutdowns: 1, restarts: 1, rollingServers: ['keel'], rollingClients: ['agent'] });
+  if (values.shutdowns !== undefined) options.shutdowns = Number(values.shutdowns);
+  if (values['comparator-shutdowns'] !== undefined) options.comparatorShutdowns = Number(values['comparator-shutdowns']);
+  if (values.restarts !== undefined) options.restarts = Number(values.restarts);
+  if (values.servers !== undefined) options.servers = list(values.servers, SERVERS, 'server');
+  if (values.clients !== undefined) options.clients = list(values.clients, CLIENTS, 'client');
+  if (values['rolling-servers'] !== undefined) options.rollingServers = list(values['rolling-servers'], SERVERS, 'server');
+  if (values['rolling-clients'] !== undefined) options.rollingClients = list(values['rolling-clients'], CLIENTS, 'client');
   options.comparatorShutdowns ??= options.shutdowns;
   for (const key of ['shutdowns', 'comparatorShutdowns']) {
     if (!(Number.isInteger(options[key]) && options[key] >= 0)) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number`);
