@@ -164,6 +164,8 @@ export function bind<F extends (...args: any[]) => unknown>(fn: F): F {
 const eventContextSource: EventContextSource<KeelRequestContext> = {
   storage: state.storage as AsyncLocalStorage<KeelRequestContext>,
   responseClosed(context) {
+    // A response whose emit another library wraps passes through two context emits: end it once.
+    if (context.ended) return;
     context.ended = true;
     state.active.delete(context);
     for (let i = 0; i < endListeners.length; i++) {

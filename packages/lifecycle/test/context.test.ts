@@ -245,6 +245,8 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
     ])('with emit %s', (_emit, shadowEmit) => {
       it('runs req and res listeners in the request context and ends it on finish and on a client abort', async () => {
         const seen = new Map<string, { context: RequestContext; events: Record<string, boolean> }>();
+        const endCalls: string[] = [];
+        const removeEndListener = onRequestContextEnd((context) => endCalls.push(String(context.req.url)));
         const app = express();
         if (shadowEmit) {
           app.use((req, res, next) => {
@@ -290,7 +292,9 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
           expect(abandonedRequest.events).toEqual({ data: true, close: true });
           expect(abandonedRequest.context.ended).toBe(true);
           expect(activeContexts().has(finished.context) || activeContexts().has(abandonedRequest.context)).toBe(false);
+          expect(endCalls).toEqual(['/finished', '/abandoned']);
         } finally {
+          removeEndListener();
           await closeServer(server);
         }
       });
