@@ -102,6 +102,9 @@ describeEachExpress('timeout() over many requests', ({ express }) => {
     expect(listenerMismatches).toBe(0);
     expect(queueStats().entries).toBe(0);
     expect(activeContexts().size).toBe(0);
+    // A leaked timer stays; one Node or jest holds for a moment (seen once on Node 24 under
+    // a loaded machine) goes, so give the count a moment to settle before judging it.
+    await eventually(() => activeTimeouts() <= timersBefore, 1000);
     expect(activeTimeouts()).toBeLessThanOrEqual(timersBefore);
     // At most one timer per timeout() middleware may still be armed, unref'd, for a queue now empty.
     expect(queueStats().armedTimers).toBeLessThanOrEqual(3);
