@@ -13,6 +13,6 @@ export type RequestContextMiddleware = (req: IncomingMessage, res: ServerRespons
 export function requestContext(options?: Partial<RequestContextOptions>): RequestContextMiddleware {
   resolveRequestContextOptions(options);
   return function requestContextMiddleware(req, res, next) {
-    runInRequestContext(req, res, () => next());
+    runInRequestContext(req, res, next);
   };
 }

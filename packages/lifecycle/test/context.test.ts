@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNamespace, destroyNamespace, type Namespace } from 'cls-hooked';
-import { activeContexts, bind, contextOf, getContext, getContextBridge, isInvalidOptionError, onRequestContextEnd, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
+import { activeContexts, bind, contextOf, getContext, getContextBridge, isInvalidOptionError, onRequestContextEnd, openRequestContext, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
 import { closeServer, describeEachExpress } from '@keel/test-support';
 
 // Real processes and sockets on a shared, loaded machine: generous limits, never tight ones.
@@ -359,6 +359,71 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
         expect(contexts).toHaveLength(3);
         expect(new Set(contexts).size).toBe(1);
         expect(contexts[0]).toBeDefined();
+      } finally {
+        await closeServer(server);
+      }
+    });
+
+    it('lets a middleware fill in a context opened with openRequestContext() before running the chain in it', async () => {
+      const seen: Array<{ opened: RequestContext; outside: RequestContext | undefined; inside: RequestContext | undefined; traceId: string | undefined; body: string }> = [];
+      const app = express();
+      app.use((req, res, next) => {
+        const opened = openRequestContext(req, res);
+        expect(openRequestContext(req, res)).toBe(opened);
+        opened.traceId = String(req.headers['x-id']);
+        const outside = getContext();
+        runInRequestContext(req, res, () => {
+          let body = '';
+          // Added inside the context, so Node's later 'data' and 'end' events enter it.
+          req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+          req.on('end', () => {
+            const inside = getContext();
+            seen.push({ opened, outside, inside, traceId: inside?.traceId, body });
+            next();
+          });
+        });
+      });
+      app.use(requestContext());
+      app.post('/', (_req, res) => {
+        res.json({ traceId: getContext()?.traceId });
+      });
+      const { server, port } = await serve(app);
+      try {
+        const answers = await Promise.all(['a', 'b', 'c'].map((id) => postInChunks(port, '/', id, false, 10)));
+        expect(answers.map((answer) => answer.traceId)).toEqual(['a', 'b', 'c']);
+        expect(seen).toHaveLength(3);
+        for (const { opened, outside, inside, traceId, body } of seen) {
+          expect(outside).toBeUndefined();
+          expect(inside).toBe(opened);
+          expect(body).toBe(`first chunk of ${traceId};last chunk of ${traceId}`);
+        }
+      } finally {
+        await closeServer(server);
+      }
+    });
+
+    it('lists in activeContexts() every request still open, whatever order they end in', async () => {
+      const waiting = new Map<string, { context: RequestContext; end: () => void }>();
+      const app = express();
+      app.use(requestContext());
+      app.get('/:id', (req, res) => {
+        waiting.set(req.params.id!, { context: getContext()!, end: () => res.end(req.params.id) });
+      });
+      const { server, port } = await serve(app);
+      const ids = ['a', 'b', 'c', 'd'];
+      const answered = ids.map((id) => new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: `/${id}`, agent: false }, (res) => res.resume().on('end', resolve))));
+      try {
+        while (waiting.size < ids.length) await sleep(5);
+        const contextOf = (id: string) => waiting.get(id)!.context;
+        const stillActive = () => ids.filter((id) => activeContexts().has(contextOf(id)));
+        expect(stillActive()).toEqual(ids);
+        // The middle one, the newest, then the oldest: each unlinks itself and leaves the others listed.
+        for (const [id, left] of [['b', ['a', 'c', 'd']], ['d', ['a', 'c']], ['a', ['c']], ['c', []]] as const) {
+          waiting.get(id)!.end();
+          while (!contextOf(id).ended) await sleep(2);
+          expect(stillActive()).toEqual(left);
+        }
+        await Promise.all(answered);
       } finally {
         await closeServer(server);
       }

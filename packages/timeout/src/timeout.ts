@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
-  contextOf,
   createJsonLogger,
   onRequestContextEnd,
+  openRequestContext,
   peekDefaultLifecycle,
   runInRequestContext,
   type Lifecycle,
@@ -44,16 +44,8 @@ export function timeout(options?: number | string | TimeoutOptions): TimeoutMidd
   listenForContextEnds();
   const deadlines = new RequestDeadlines(resolveOptions(options));
   return function timeoutMiddleware(req, res, next) {
-    const context = contextOf(req);
-    if (context !== undefined) {
-      deadlines.arm(context, req, res, next);
-      runInRequestContext(req, res, next);
-      return;
-    }
-    runInRequestContext(req, res, () => {
-      deadlines.arm(contextOf(req)!, req, res, next);
-      next();
-    });
+    deadlines.arm(openRequestContext(req, res), req, res, next);
+    runInRequestContext(req, res, next);
   };
 }
 
