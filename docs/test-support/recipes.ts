@@ -26,3 +26,40 @@ export async function listeningPort(app: RunningFixture, timeoutMs = 10_000): Pr
   if (typeof line.port !== 'number') throw new Error(`the "listening" line has no port: ${JSON.stringify(line)}`);
   return line.port;
 }
+
+/** A recipe's app file running for the tests of one `describe` block. */
+export interface RunningRecipeApp {
+  readonly app: RunningFixture;
+  /** `http://127.0.0.1:<port>`, with the port the app logged. */
+  readonly baseUrl: string;
+}
+
+/**
+ * Starts a recipe's app file (on `PORT=0`, on Express `options.express`) before
+ * the tests of the enclosing `describe` block, and kills it after them. Read the
+ * returned fields inside tests: they are set in `beforeAll`.
+ */
+export function useRecipeApp(file: string, options: { express: 4 | 5; env?: NodeJS.ProcessEnv }): RunningRecipeApp {
+  let app: RunningFixture | undefined;
+  let baseUrl: string | undefined;
+  beforeAll(async () => {
+    app = startRecipeApp(file, { express: options.express, env: { ...options.env, PORT: '0' } });
+    baseUrl = `http://127.0.0.1:${await listeningPort(app)}`;
+  });
+  afterAll(async () => {
+    app?.kill('SIGKILL');
+    await app?.exited;
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error(`${path.basename(file)} is started in beforeAll: read it inside a test`);
+    return value;
+  };
+  return {
+    get app() {
+      return started(app);
+    },
+    get baseUrl() {
+      return started(baseUrl);
+    },
+  };
+}

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '@keel/lifecycle';
-import type { RunningFixture } from '@keel/test-support';
-import { describeSystem, freePort, runRollingRestart, startHaproxy, startRecipeApp, waitForPort } from '../../test-support';
+import { describeSystem, runRollingRestart, startHaproxy, startRecipeInstances, type RecipeInstances } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 const CONFIG = path.join(__dirname, 'haproxy.cfg');
@@ -45,29 +44,20 @@ describe('recipe: deregister behind haproxy (timing)', () => {
 describeSystem('recipe: deregister behind haproxy (the real haproxy, two instances restarted under load)', () => {
   // Every duration divided by 5, ratios kept: inter 1 s -> 200 ms, preStopDelay 5 s -> 1 s.
   const SCALE = 5;
-  const instances: Array<{ name: string; port: number; app?: RunningFixture }> = [];
+  let instances: RecipeInstances | undefined;
   let haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined;
 
-  const start = async (instance: (typeof instances)[number]): Promise<void> => {
-    const preStopDelay = appPreStopDelay(fs.readFileSync(APP, 'utf8')) / SCALE;
-    instance.app = startRecipeApp(APP, { env: { PORT: String(instance.port), INSTANCE: instance.name, PRE_STOP_DELAY: String(preStopDelay) }, timeoutMs: 60_000 });
-    await waitForPort(instance.port);
-  };
-
   beforeAll(async () => {
-    for (const name of ['app1', 'app2']) instances.push({ name, port: await freePort() });
-    for (const instance of instances) await start(instance);
+    const preStopDelay = appPreStopDelay(fs.readFileSync(APP, 'utf8')) / SCALE;
+    instances = await startRecipeInstances(APP, { names: ['app1', 'app2'], env: { PRE_STOP_DELAY: String(preStopDelay) } });
     const config = fs.readFileSync(CONFIG, 'utf8');
     const { interMs } = healthCheckTiming(config);
     const scaled = config.replace(/\binter\s+\S+/, `inter ${interMs / SCALE}ms`);
-    haproxy = await startHaproxy(scaled, instances.map(({ port }) => ({ host: '127.0.0.1', port })));
+    haproxy = await startHaproxy(scaled, instances.upstreams);
   }, 30_000);
 
   afterAll(async () => {
-    for (const { app } of instances) {
-      app?.kill('SIGKILL');
-      await app?.exited;
-    }
+    await instances?.kill();
     await haproxy?.stop();
   });
 
@@ -76,18 +66,10 @@ describeSystem('recipe: deregister behind haproxy (the real haproxy, two instanc
     const result = await runRollingRestart({
       url: `${proxy.url}/`,
       concurrency: 4,
-      instances: instances.map((instance) => ({
-        name: instance.name,
-        async restart() {
-          instance.app!.kill('SIGTERM');
-          const exited = await instance.app!.exited;
-          if (exited.code !== 0) throw new Error(`${instance.name} exited ${exited.code}:\n${exited.stdout}\n${exited.stderr}`);
-          await start(instance);
-        },
-      })),
+      instances: instances!.restartable,
       async upstreamsUp() {
         const states = await proxy.serverStates();
-        return instances.every(({ name }) => states[name] === 'UP');
+        return instances!.restartable.every(({ name }) => states[name] === 'UP');
       },
     });
     // On failure, the proxy's own log says which upstream failed and how.

@@ -1,26 +1,14 @@
 import path from 'node:path';
-import type { RunningFixture } from '@keel/test-support';
-import { EXPRESS_MAJORS, listeningPort, startRecipeApp } from '../../test-support';
+import { EXPRESS_MAJORS, useRecipeApp } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 const PROBLEM = 'application/problem+json';
 
 describe.each(EXPRESS_MAJORS)('recipe: problem+json errors with http-errors (app.js on Express %i)', (major) => {
-  let app: RunningFixture;
-  let base: string;
-
-  beforeAll(async () => {
-    app = startRecipeApp(APP, { express: major, env: { PORT: '0' } });
-    base = `http://127.0.0.1:${await listeningPort(app)}`;
-  });
-
-  afterAll(async () => {
-    app.kill('SIGKILL');
-    await app.exited;
-  });
+  const recipe = useRecipeApp(APP, { express: major });
 
   const problem = async (urlPath: string, init: RequestInit = {}) => {
-    const response = await fetch(`${base}${urlPath}`, { ...init, headers: { accept: PROBLEM, 'x-request-id': `t-${urlPath.length}`, ...(init.headers as Record<string, string>) } });
+    const response = await fetch(`${recipe.baseUrl}${urlPath}`, { ...init, headers: { accept: PROBLEM, 'x-request-id': `t-${urlPath.length}`, ...(init.headers as Record<string, string>) } });
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     return { response, body: (await response.json()) as Record<string, unknown> };
   };
@@ -57,7 +45,7 @@ describe.each(EXPRESS_MAJORS)('recipe: problem+json errors with http-errors (app
     expect(response.status).toBe(500);
     expect(body).toMatchObject({ status: 500, title: 'Internal Server Error', detail: 'Internal Server Error', code: 'INTERNAL_SERVER_ERROR', traceId: 'daily-1' });
     expect(JSON.stringify(body)).not.toContain('ECONNREFUSED');
-    const line = (await app.waitFor((entry) => (entry as { traceId?: string }).traceId === 'daily-1')) as Record<string, unknown>;
+    const line = (await recipe.app.waitFor((entry) => (entry as { traceId?: string }).traceId === 'daily-1')) as Record<string, unknown>;
     expect(line).toMatchObject({ level: 'error', status: 500 });
     expect(JSON.stringify(line)).toContain('ECONNREFUSED 10.0.0.5:5432');
   });
@@ -77,10 +65,10 @@ describe.each(EXPRESS_MAJORS)('recipe: problem+json errors with http-errors (app
   });
 
   it('negotiates: JSON and HTML for clients that ask for them', async () => {
-    const json = await fetch(`${base}/orders/9`, { headers: { accept: 'application/json' } });
+    const json = await fetch(`${recipe.baseUrl}/orders/9`, { headers: { accept: 'application/json' } });
     expect(json.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await json.json()).toMatchObject({ error: { status: 404, code: 'NOT_FOUND', message: 'Order 9 does not exist' } });
-    const html = await fetch(`${base}/orders/9`, { headers: { accept: 'text/html' } });
+    const html = await fetch(`${recipe.baseUrl}/orders/9`, { headers: { accept: 'text/html' } });
     expect(html.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await html.text()).toContain('Order 9 does not exist');
   });

@@ -1,25 +1,13 @@
 import path from 'node:path';
-import type { RunningFixture } from '@keel/test-support';
-import { EXPRESS_MAJORS, listeningPort, startRecipeApp } from '../../test-support';
+import { EXPRESS_MAJORS, useRecipeApp } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 
 describe.each(EXPRESS_MAJORS)('recipe: share the context with cls-hooked (app.js and audit.js on Express %i)', (major) => {
-  let app: RunningFixture;
-  let base: string;
-
-  beforeAll(async () => {
-    app = startRecipeApp(APP, { express: major, env: { PORT: '0' } });
-    base = `http://127.0.0.1:${await listeningPort(app)}`;
-  });
-
-  afterAll(async () => {
-    app.kill('SIGKILL');
-    await app.exited;
-  });
+  const recipe = useRecipeApp(APP, { express: major });
 
   const order = (total: number, headers: Record<string, string>) =>
-    fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ total }) });
+    fetch(`${recipe.baseUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ total }) });
 
   it('lets code that reads the namespace see keel\'s trace ID and the app\'s own values, after a parsed body and awaits', async () => {
     const response = await order(30, { 'x-request-id': 'cls-1', 'x-user-id': 'ada' });
