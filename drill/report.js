@@ -1,6 +1,8 @@
 'use strict';
 // The drill's markdown report and its verdict on keel.
 
+const { summarize } = require('./shutdown-load');
+
 const KEEL = 'keel';
 
 const TITLES = {
@@ -53,15 +55,9 @@ function singleRows(single) {
     groups.get(key).push(result);
   }
   return [...groups.values()].map((results) => {
-    const row = { server: results[0].server, client: results[0].client, shutdowns: results.length, total: 0, completed: 0, errorStatus: 0, refused: 0, lost: 0, slowInFlight: 0, slowCompleted: 0, exitCodes: {}, lostCodes: {} };
+    const sums = summarize(results);
+    const row = { server: results[0].server, client: results[0].client, shutdowns: sums.shutdowns, total: sums.requests, completed: sums.completed, errorStatus: sums.errorStatus, refused: sums.refused, lost: sums.lost, slowInFlight: sums.slowInFlightAtSignal, slowCompleted: sums.slowInFlightCompleted, exitCodes: {}, lostCodes: {} };
     for (const r of results) {
-      row.total += r.counts.total;
-      row.completed += r.counts.completed;
-      row.errorStatus += r.counts.errorStatus;
-      row.refused += r.counts.refused;
-      row.lost += r.counts.lost;
-      row.slowInFlight += r.slowInFlightAtSignal;
-      row.slowCompleted += r.slowInFlightCompleted;
       const exit = r.exitCode === null ? `signal ${r.exitSignal}` : String(r.exitCode);
       row.exitCodes[exit] = (row.exitCodes[exit] || 0) + 1;
       for (const lost of r.lost) row.lostCodes[lost.code] = (row.lostCodes[lost.code] || 0) + 1;

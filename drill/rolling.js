@@ -7,10 +7,9 @@
 // a reset, a hang-up, a truncation, a hang or a refusal.
 
 const { spawn } = require('node:child_process');
-const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
-const { classifyError } = require('./shutdown-load');
+const { createClient } = require('./shutdown-load');
 const { config, startHaproxy, waitForState } = require('./haproxy');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,60 +66,6 @@ function startInstance(file, port, { nodePath, env }) {
     });
   });
   return { child, exited, listening, stderr: () => stderr };
-}
-
-function expectedBody(id, body) {
-  return typeof body === 'string' && body.startsWith(`done ${id} `);
-}
-
-/** Keep-alive clients against one origin, classifying each request the way the single-instance drill does. */
-function createClient(kind, { port, connections, requestTimeoutMs }) {
-  if (kind === 'undici') {
-    const { Pool } = require('undici');
-    const pool = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1, headersTimeout: requestTimeoutMs, bodyTimeout: requestTimeoutMs });
-    return {
-      async send(urlPath, id) {
-        try {
-          const { statusCode, body } = await pool.request({ path: urlPath, method: 'GET' });
-          const text = await body.text();
-          if (statusCode !== 200) return { outcome: 'errorStatus', code: String(statusCode), detail: text.slice(0, 200) };
-          return expectedBody(id, text) ? { outcome: 'completed' } : { outcome: 'lost', code: 'BAD_BODY' };
-        } catch (error) {
-          return classifyError(error);
-        }
-      },
-      close: () => pool.destroy().catch(() => {}),
-    };
-  }
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  return {
-    send(urlPath, id) {
-      return new Promise((resolve) => {
-        let settled = false;
-        const settle = (result) => {
-          if (!settled) {
-            settled = true;
-            resolve(result);
-          }
-        };
-        const req = http.request({ host: '127.0.0.1', port, path: urlPath, agent, method: 'GET' }, (res) => {
-          const chunks = [];
-          res.on('data', (chunk) => chunks.push(chunk));
-          res.on('end', () => {
-            const body = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) settle({ outcome: 'errorStatus', code: String(res.statusCode), detail: body.slice(0, 200) });
-            else settle(expectedBody(id, body) ? { outcome: 'completed' } : { outcome: 'lost', code: 'BAD_BODY' });
-          });
-          res.on('error', (error) => settle({ outcome: 'lost', code: `TRUNCATED_${error.code || error.message}` }));
-          res.on('close', () => settle({ outcome: 'lost', code: 'TRUNCATED' }));
-        });
-        req.on('error', (error) => settle(classifyError(error)));
-        req.setTimeout(requestTimeoutMs, () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'HANG' })));
-        req.end();
-      });
-    },
-    close: async () => agent.destroy(),
-  };
 }
 
 /**

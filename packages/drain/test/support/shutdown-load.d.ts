@@ -78,3 +78,11 @@ export function runShutdownLoad(options: ShutdownLoadOptions): Promise<ShutdownL
 export function runShutdowns(count: number, parallel: number, options: ShutdownLoadOptions): Promise<ShutdownLoadResult[]>;
 export function summarize(results: readonly ShutdownLoadResult[]): ShutdownLoadSummary;
 export function classifyError(error: unknown): { outcome: 'refused' | 'lost'; code: string };
+/** A keep-alive client (an undici Pool for `'undici'`, else a node:http(s) Agent); `send` never rejects. */
+export function createClient(
+  kind: 'agent' | 'undici',
+  options: { port: number; tls?: boolean; connections?: number; requestTimeoutMs?: number },
+): {
+  send(path: string, id: string): Promise<{ outcome: Outcome; code?: string; detail?: string }>;
+  close(): Promise<void>;
+};

@@ -89,7 +89,7 @@ function agentClient({ port, tls, connections, requestTimeoutMs }) {
           res.on('data', (chunk) => chunks.push(chunk));
           res.on('end', () => {
             const body = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) settle({ outcome: 'errorStatus', code: String(res.statusCode) });
+            if (res.statusCode !== 200) settle({ outcome: 'errorStatus', code: String(res.statusCode), detail: body.slice(0, 200) });
             else settle(expectedBody(id, body) ? { outcome: 'completed' } : { outcome: 'lost', code: 'BAD_BODY' });
           });
           res.on('error', (error) => settle({ outcome: 'lost', code: `TRUNCATED_${error.code || error.message}` }));
@@ -119,7 +119,7 @@ function undiciClient({ port, tls, connections, requestTimeoutMs }) {
       try {
         const { statusCode, body } = await pool.request({ path, method: 'GET' });
         const text = await body.text();
-        if (statusCode !== 200) return { outcome: 'errorStatus', code: String(statusCode) };
+        if (statusCode !== 200) return { outcome: 'errorStatus', code: String(statusCode), detail: text.slice(0, 200) };
         return expectedBody(id, text) ? { outcome: 'completed' } : { outcome: 'lost', code: 'BAD_BODY' };
       } catch (error) {
         return classifyError(error);
@@ -129,6 +129,15 @@ function undiciClient({ port, tls, connections, requestTimeoutMs }) {
       await pool.destroy().catch(() => {});
     },
   };
+}
+
+/**
+ * A keep-alive client, `kind` `'undici'` (a Pool) or else a node:http(s) Agent.
+ * `send(path, id)` never rejects: it resolves with `{ outcome, code }`, plus
+ * `detail` (the body's start) on an error status, to tell a proxy's answer from the app's.
+ */
+function createClient(kind, { port, tls, connections, requestTimeoutMs }) {
+  return (kind === 'undici' ? undiciClient : agentClient)({ port, tls, connections, requestTimeoutMs });
 }
 
 const DEFAULTS = Object.freeze({
@@ -156,7 +165,7 @@ async function runShutdownLoad(input) {
   if (!options.fixture) throw new Error('runShutdownLoad: fixture is required');
   const server = startServer(options);
   const port = await server.port;
-  const client = (options.client === 'undici' ? undiciClient : agentClient)({ port, ...options });
+  const client = createClient(options.client, { port, ...options });
   const requests = [];
   let signalAt;
   let exitAt;
@@ -257,4 +266,4 @@ async function runShutdowns(count, parallel, options) {
   return results;
 }
 
-module.exports = { runShutdownLoad, runShutdowns, summarize, classifyError, DEFAULTS };
+module.exports = { runShutdownLoad, runShutdowns, summarize, classifyError, createClient, DEFAULTS };
