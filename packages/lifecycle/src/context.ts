@@ -1,6 +1,6 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EVENT_SOURCE, LISTENED_IN_CONTEXT, emitEventsInContext, type EventContext, type EventContextSource } from './event-context';
+import { EVENT_SOURCE, emitEventsInContext, type EventContext, type EventContextSource } from './event-context';
 import { processGlobal } from './process-global';
 
 /**
@@ -41,9 +41,6 @@ export interface RequestContext {
 /** The property on `req` under which the request's context is reachable. */
 export const CONTEXT_PROPERTY = Symbol.for('keel.requestContext');
 
-// The list of active contexts links through them: opening and ending a request touch no Set.
-const PREVIOUS_ACTIVE = Symbol.for('keel.lifecycle.previousActive');
-const NEXT_ACTIVE = Symbol.for('keel.lifecycle.nextActive');
 // Set once the request's events re-enter a bridged store's scope (on the first entry under a bridge).
 const BRIDGE_SCOPED = Symbol.for('keel.lifecycle.bridgeScoped');
 
@@ -57,9 +54,6 @@ class KeelRequestContext implements RequestContext, EventContext {
   sampled?: boolean;
   deadline?: number;
   ended = false;
-  [LISTENED_IN_CONTEXT] = false;
-  [PREVIOUS_ACTIVE]: KeelRequestContext | undefined = undefined;
-  [NEXT_ACTIVE]: KeelRequestContext | undefined = undefined;
   [BRIDGE_SCOPED] = false;
   #controller: AbortController | undefined;
   #abortReason: unknown;
@@ -111,35 +105,17 @@ export type ContextEndListener = (context: RequestContext) => void;
 
 interface ContextState {
   readonly storage: AsyncLocalStorage<RequestContext>;
+  readonly active: Set<RequestContext>;
   bridge: ContextBridge | undefined;
   endListeners?: ContextEndListener[];
-  /** The most recently opened context of a response not yet ended; the others follow through {@link NEXT_ACTIVE}. */
-  lastActive?: KeelRequestContext | undefined;
 }
 
 const state = processGlobal<ContextState>('keel.lifecycle.contextState', () => ({
   storage: new AsyncLocalStorage<RequestContext>(),
+  active: new Set(),
   bridge: undefined,
 }));
 const endListeners = (state.endListeners ??= []);
-
-function addActive(context: KeelRequestContext): void {
-  const last = state.lastActive;
-  context[NEXT_ACTIVE] = last;
-  if (last !== undefined) last[PREVIOUS_ACTIVE] = context;
-  state.lastActive = context;
-}
-
-function removeActive(context: KeelRequestContext): void {
-  const previous = context[PREVIOUS_ACTIVE];
-  const next = context[NEXT_ACTIVE];
-  if (previous === undefined) {
-    if (state.lastActive === context) state.lastActive = next;
-  } else previous[NEXT_ACTIVE] = next;
-  if (next !== undefined) next[PREVIOUS_ACTIVE] = previous;
-  context[PREVIOUS_ACTIVE] = undefined;
-  context[NEXT_ACTIVE] = undefined;
-}
 
 /** Sets (or with `undefined`, clears) the bridge every new request context is also published through. */
 export function setContextBridge(bridge: ContextBridge | undefined): void {
@@ -161,11 +137,9 @@ export function contextOf(req: IncomingMessage): RequestContext | undefined {
   return (req as unknown as Record<symbol, RequestContext | undefined>)[CONTEXT_PROPERTY];
 }
 
-/** The contexts of every request whose response has not ended yet, as a new set (newest first): later requests do not change it. */
+/** The contexts of every request whose response has not ended yet. */
 export function activeContexts(): ReadonlySet<RequestContext> {
-  const active = new Set<RequestContext>();
-  for (let context = state.lastActive; context !== undefined; context = context[NEXT_ACTIVE]) active.add(context);
-  return active;
+  return state.active;
 }
 
 /**
@@ -197,7 +171,7 @@ const eventContextSource: EventContextSource<KeelRequestContext> = {
     // A response whose emit another library wraps passes through two context emits: end it once.
     if (context.ended) return;
     context.ended = true;
-    removeActive(context);
+    state.active.delete(context);
     for (let i = 0; i < endListeners.length; i++) {
       try {
         endListeners[i]!(context);
@@ -229,7 +203,7 @@ function createContext(req: IncomingMessage, res: ServerResponse): KeelRequestCo
   // A ServerResponse always emits 'close' once, after 'finish' or on an aborted connection: that ends the context.
   emitEventsInContext(req, res, context, CONTEXT_PROPERTY);
   if (res.closed) context.ended = true;
-  else addActive(context);
+  else state.active.add(context);
   return context;
 }
 
@@ -237,8 +211,8 @@ function createContext(req: IncomingMessage, res: ServerResponse): KeelRequestCo
  * Runs `next` inside the request's context, opening the context on first use.
  * Every keel middleware calls this, so whichever runs first opens the context
  * and the rest join it; the context is entered with `run()`, never `enterWith()`.
- * Listeners added to `req` and `res` once the context is open (`'data'`, `'end'`,
- * `'finish'`, `'close'`...) run in the request's async context too.
+ * Events of `req` and `res` (`'data'`, `'end'`, `'finish'`, `'close'`...) are
+ * emitted in the request's async context too, whoever listens to them.
  */
 export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse, next: () => T): T {
   const context = (contextOf(req) as KeelRequestContext | undefined) ?? createContext(req, res);

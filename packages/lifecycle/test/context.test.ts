@@ -402,6 +402,37 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
       }
     });
 
+    it("runs a response's listeners in its own context when another request's code ends it", async () => {
+      // Added before the context opened, as a logger mounted ahead of keel would.
+      const finishedIn = new Map<string, string | undefined>();
+      const parked: Array<{ res: http.ServerResponse; id: string }> = [];
+      const app = express();
+      app.use((req, res, next) => {
+        res.on('finish', () => finishedIn.set(String(req.url), getContext()?.req.url));
+        next();
+      });
+      app.use(requestContext());
+      app.get('/wait/:id', (req, res) => {
+        parked.push({ res, id: req.params.id! });
+      });
+      app.post('/publish', (_req, res) => {
+        for (const waiting of parked.splice(0)) waiting.res.end(waiting.id);
+        res.end('published');
+      });
+      const { server, port } = await serve(app);
+      try {
+        const get = (path: string) => new Promise((resolve) => http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => res.resume().on('end', resolve)));
+        const waits = [get('/wait/a'), get('/wait/b')];
+        while (parked.length < 2) await sleep(5);
+        await new Promise((resolve) => http.request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', agent: false }, (res) => res.resume().on('end', resolve)).end());
+        await Promise.all(waits);
+        while (finishedIn.size < 3) await sleep(5);
+        expect(Object.fromEntries(finishedIn)).toEqual({ '/wait/a': '/wait/a', '/wait/b': '/wait/b', '/publish': '/publish' });
+      } finally {
+        await closeServer(server);
+      }
+    });
+
     it('lists in activeContexts() every request still open, whatever order they end in', async () => {
       const waiting = new Map<string, { context: RequestContext; end: () => void }>();
       const app = express();

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { openRequestContext, runInRequestContext } from '@keel/lifecycle';
+import { contextOf, runInRequestContext } from '@keel/lifecycle';
 import { OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
 import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, toW3cTraceId, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
@@ -154,9 +154,15 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
   }
 
   return function traceIdMiddleware(req, res, next) {
-    const context = openRequestContext(req, res) as TracedContext;
+    const existing = contextOf(req) as TracedContext | undefined;
     // Mounted twice (app and router): the first one's ID stands.
-    if (context[OUTBOUND] === undefined) assign(context, req, res);
-    runInRequestContext(req, res, next);
+    if (existing !== undefined && existing[OUTBOUND] !== undefined) {
+      runInRequestContext(req, res, next);
+      return;
+    }
+    runInRequestContext(req, res, () => {
+      assign(contextOf(req) as TracedContext, req, res);
+      next();
+    });
   };
 }

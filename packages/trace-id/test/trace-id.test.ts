@@ -230,6 +230,34 @@ describeEachExpress('traceId()', ({ express }) => {
     expect(res.body.traceparent).toMatch(/-01$/);
   });
 
+  it('runs its hooks (trust, validate, generator, onReplace) inside the request context', async () => {
+    const seen: Record<string, unknown> = {};
+    const app = express();
+    app.use(
+      traceId({
+        trust: () => {
+          seen.trust = getContext() !== undefined;
+          return true;
+        },
+        validate: (value) => {
+          seen.validate = getContext() !== undefined;
+          return value !== 'refused-id';
+        },
+        generator: () => {
+          seen.generator = getContext() !== undefined;
+          return 'generated-id';
+        },
+        onReplace: (event) => {
+          seen.onReplace = getTraceId() === event.traceId;
+        },
+      }),
+    );
+    app.get('/', (_req, res) => res.json({ traceId: getTraceId() }));
+    const res = await request(app).get('/').set('x-request-id', 'refused-id').expect(200);
+    expect(res.body.traceId).toBe('generated-id');
+    expect(seen).toEqual({ trust: true, validate: true, generator: true, onReplace: true });
+  });
+
   it('lets a throwing onReplace hook reach the error handler with the ID already set', async () => {
     const app = express();
     app.use(traceId({ onReplace: () => { throw new Error('hook failed'); } }));
