@@ -10,7 +10,7 @@ const TITLES = {
   naive: 'naive exit (no handler)',
   'http-terminator': 'http-terminator alone',
 };
-const CLIENTS = { agent: 'node:http Agent', undici: 'undici Pool' };
+const CLIENTS = { agent: 'node:http Agent', undici: 'undici Pool', 'no-keep-alive': 'node:http Agent without keep-alive' };
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

@@ -17,6 +17,8 @@ const SERVERS = fs
   .filter((file) => file.endsWith('.js') && !file.startsWith('_'))
   .map((file) => file.slice(0, -3));
 const CLIENTS = ['agent', 'undici'];
+/** Clients run only when named: `no-keep-alive` opens a new connection per request. */
+const KNOWN_CLIENTS = [...CLIENTS, 'no-keep-alive'];
 
 const HELP = `Usage: npm run drill -- [options]
 
@@ -24,10 +26,10 @@ const HELP = `Usage: npm run drill -- [options]
   --shutdowns N          SIGTERMs per server and client (default 10)
   --comparator-shutdowns N  SIGTERMs of the servers other than keel (default: as --shutdowns)
   --servers a,b          single-instance servers (default ${SERVERS.join(',')})
-  --clients a,b          clients: ${CLIENTS.join(', ')} (default both)
+  --clients a,b          clients: ${KNOWN_CLIENTS.join(', ')} (default ${CLIENTS.join(',')})
   --restarts N           rolling restarts (each restarts both instances) per server and client (default 3)
   --rolling-servers a,b  servers behind haproxy (default keel,http-terminator,naive)
-  --rolling-clients a,b  clients for the rolling restarts (default both)
+  --rolling-clients a,b  clients for the rolling restarts (default ${CLIENTS.join(',')})
   --no-haproxy           skip the rolling restarts (they need haproxy)
   --out FILE             markdown report path (default drill/results/drill-<time>.md; JSON next to it)
   --help
@@ -72,9 +74,9 @@ function parseArgs(argv) {
   if (values['comparator-shutdowns'] !== undefined) options.comparatorShutdowns = Number(values['comparator-shutdowns']);
   if (values.restarts !== undefined) options.restarts = Number(values.restarts);
   if (values.servers !== undefined) options.servers = list(values.servers, SERVERS, 'server');
-  if (values.clients !== undefined) options.clients = list(values.clients, CLIENTS, 'client');
+  if (values.clients !== undefined) options.clients = list(values.clients, KNOWN_CLIENTS, 'client');
   if (values['rolling-servers'] !== undefined) options.rollingServers = list(values['rolling-servers'], SERVERS, 'server');
-  if (values['rolling-clients'] !== undefined) options.rollingClients = list(values['rolling-clients'], CLIENTS, 'client');
+  if (values['rolling-clients'] !== undefined) options.rollingClients = list(values['rolling-clients'], KNOWN_CLIENTS, 'client');
   options.comparatorShutdowns ??= options.shutdowns;
   for (const key of ['shutdowns', 'comparatorShutdowns']) {
     if (!(Number.isInteger(options[key]) && options[key] >= 0)) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number`);

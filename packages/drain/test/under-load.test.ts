@@ -1,8 +1,10 @@
 // Real keep-alive load against the built package in a child process, one SIGTERM
 // per process, every request classified. Needs `npm run build` first.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { describeEachExpress } from '@keel/test-support';
-import { runShutdownLoad, runShutdowns, summarize, type ShutdownLoadOptions, type ShutdownLoadResult } from './support/shutdown-load';
+import { closeServer, describeEachExpress } from '@keel/test-support';
+import { createClient, runShutdownLoad, runShutdowns, summarize, type ShutdownLoadOptions, type ShutdownLoadResult } from './support/shutdown-load';
 import { assertBuilt } from './helpers';
 
 const fixture = path.join(__dirname, 'fixtures', 'load-server.js');
@@ -60,6 +62,24 @@ describe('the load harness', () => {
     const results = await runShutdowns(2, 2, load(5, { client: 'agent', env: { DRAIN_MODE: 'terminator' } }));
     expect(summarize(results).lost).toBeGreaterThan(0);
   }, 60_000);
+
+  it.each([
+    ['agent', 'reuses its connections', (accepted: number) => expect(accepted).toBeLessThan(4)],
+    ['no-keep-alive', 'opens a connection per request', (accepted: number) => expect(accepted).toBe(4)],
+  ] as const)('the %s client %s', async (kind, _does, expectConnections) => {
+    const server = http.createServer((req, res) => res.end(`done ${new URL(req.url!, 'http://localhost').searchParams.get('id')} `));
+    let accepted = 0;
+    server.on('connection', () => accepted++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createClient(kind, { port: (server.address() as AddressInfo).port, connections: 4, requestTimeoutMs: 5000 });
+    try {
+      for (const id of ['a', 'b', 'c', 'd']) expect(await client.send(`/work?id=${id}`, id)).toEqual({ outcome: 'completed' });
+      expectConnections(accepted);
+    } finally {
+      await client.close();
+      await closeServer(server);
+    }
+  });
 
   it('drains HTTPS under load without losing a request', async () => {
     const result = await runShutdownLoad(load(5, { client: 'undici', tls: true, env: { TLS: '1' } }));

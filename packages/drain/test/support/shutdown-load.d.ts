@@ -1,6 +1,12 @@
 /** How one request ended, seen from the client. */
 export type Outcome = 'completed' | 'errorStatus' | 'refused' | 'lost';
 
+/**
+ * The load's client: `'agent'`, a node:http(s) Agent with keepAlive; `'undici'`,
+ * an undici Pool; `'no-keep-alive'`, an Agent that opens a new connection for every request.
+ */
+export type ClientKind = 'agent' | 'undici' | 'no-keep-alive';
+
 /** Options of {@link runShutdownLoad}; every one but `fixture` has a default in {@link DEFAULTS}. */
 export interface ShutdownLoadOptions {
   /** The server program: prints `{"event":"listening","port":N}` and shuts down on the signal. */
@@ -9,8 +15,8 @@ export interface ShutdownLoadOptions {
   nodePath?: string;
   /** Extra environment for the fixture. */
   env?: NodeJS.ProcessEnv;
-  /** `'agent'`: node:http(s) Agent with keepAlive; `'undici'`: an undici Pool. */
-  client?: 'agent' | 'undici';
+  /** The client (see {@link ClientKind}). */
+  client?: ClientKind;
   /** Speak HTTPS (certificate not verified). */
   tls?: boolean;
   /** Pool size, and the number of concurrent request loops. */
@@ -32,7 +38,7 @@ export interface ShutdownLoadOptions {
 
 /** One shutdown under load. */
 export interface ShutdownLoadResult {
-  readonly client: 'agent' | 'undici';
+  readonly client: ClientKind;
   readonly tls: boolean;
   readonly counts: { readonly total: number } & Readonly<Record<Outcome, number>>;
   /** Each lost request: its error code and times relative to the signal. */
@@ -78,9 +84,9 @@ export function runShutdownLoad(options: ShutdownLoadOptions): Promise<ShutdownL
 export function runShutdowns(count: number, parallel: number, options: ShutdownLoadOptions): Promise<ShutdownLoadResult[]>;
 export function summarize(results: readonly ShutdownLoadResult[]): ShutdownLoadSummary;
 export function classifyError(error: unknown): { outcome: 'refused' | 'lost'; code: string };
-/** A keep-alive client (an undici Pool for `'undici'`, else a node:http(s) Agent); `send` never rejects. */
+/** A client of `kind` (see {@link ClientKind}); `send` never rejects. */
 export function createClient(
-  kind: 'agent' | 'undici',
+  kind: ClientKind,
   options: { port: number; tls?: boolean; connections?: number; requestTimeoutMs?: number },
 ): {
   send(path: string, id: string): Promise<{ outcome: Outcome; code?: string; detail?: string }>;

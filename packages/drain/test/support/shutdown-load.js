@@ -70,10 +70,10 @@ function expectedBody(id, body) {
   return typeof body === 'string' && body.startsWith(`done ${id} `);
 }
 
-/** A client over node:http(s) Agent with keepAlive. */
-function agentClient({ port, tls, connections, requestTimeoutMs }) {
+/** A client over a node:http(s) Agent, with keepAlive unless `keepAlive` is false (then every request sends `Connection: close` on a new connection). */
+function agentClient({ port, tls, connections, requestTimeoutMs, keepAlive = true }) {
   const mod = tls ? https : http;
-  const agent = new mod.Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false });
+  const agent = new mod.Agent({ keepAlive, maxSockets: connections, rejectUnauthorized: false });
   return {
     send(path, id) {
       return new Promise((resolve) => {
@@ -132,12 +132,15 @@ function undiciClient({ port, tls, connections, requestTimeoutMs }) {
 }
 
 /**
- * A keep-alive client, `kind` `'undici'` (a Pool) or else a node:http(s) Agent.
+ * A client of `kind`: `'agent'` (a node:http(s) Agent with keepAlive), `'undici'`
+ * (an undici Pool), or `'no-keep-alive'` (an Agent that opens a new connection
+ * for every request: the client that keeps the listener busiest).
  * `send(path, id)` never rejects: it resolves with `{ outcome, code }`, plus
  * `detail` (the body's start) on an error status, to tell a proxy's answer from the app's.
  */
 function createClient(kind, { port, tls, connections, requestTimeoutMs }) {
-  return (kind === 'undici' ? undiciClient : agentClient)({ port, tls, connections, requestTimeoutMs });
+  if (kind === 'undici') return undiciClient({ port, tls, connections, requestTimeoutMs });
+  return agentClient({ port, tls, connections, requestTimeoutMs, keepAlive: kind !== 'no-keep-alive' });
 }
 
 const DEFAULTS = Object.freeze({
