@@ -175,14 +175,16 @@ describeEachExpress('timeout()', ({ express }) => {
 
   it('lets an error handler that answers asynchronously send the 503, then drops the late write', async () => {
     const lateWrites: LateWrite[] = [];
+    const handlerMayWrite = deferred();
     const lateDone = deferred();
     const app = express();
     app.use(timeout({ duration: 50, logger: captureLogger(), onLateWrite: (lateWrite) => lateWrites.push(lateWrite) }));
+    // The handler's work ends once the 503 has reached the client, however slow the machine.
     app.get('/late', (_req, res) => {
-      setTimeout(() => {
+      void handlerMayWrite.promise.then(() => {
         res.json({ late: true });
         lateDone.resolve();
-      }, 150);
+      });
     });
     app.use((err: { status: number; code: string }, _req: Request, res: Response, _next: NextFunction) => {
       setTimeout(() => res.status(err.status).json({ code: err.code, async: true }), 20);
@@ -190,7 +192,30 @@ describeEachExpress('timeout()', ({ express }) => {
     const response = await request(app).get('/late');
     expect(response.status).toBe(503);
     expect(response.body).toEqual({ code: 'ERR_KEEL_DEADLINE_EXCEEDED', async: true });
+    handlerMayWrite.resolve();
     await lateDone.promise;
+    expect(lateWrites.map((lateWrite) => lateWrite.call)).toEqual(['setHeader']);
+  });
+
+  it('keeps the answer of a handler that ends the response before an asynchronous error handler does', async () => {
+    const lateWrites: LateWrite[] = [];
+    const errorHandlerDone = deferred();
+    const app = express();
+    app.use(timeout({ duration: 50, logger: captureLogger(), onLateWrite: (lateWrite) => lateWrites.push(lateWrite) }));
+    // Answers in the check phase right after the deadline; the error handler answers 20 ms later.
+    app.get('/late', (_req, res) => {
+      getSignal()!.addEventListener('abort', () => setImmediate(() => res.json({ late: true })));
+    });
+    app.use((err: { status: number; code: string }, _req: Request, res: Response, _next: NextFunction) => {
+      setTimeout(() => {
+        res.status(err.status).json({ code: err.code });
+        errorHandlerDone.resolve();
+      }, 20);
+    });
+    const response = await request(app).get('/late');
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ late: true });
+    await errorHandlerDone.promise;
     expect(lateWrites.map((lateWrite) => lateWrite.call)).toEqual(['setHeader']);
   });
 
