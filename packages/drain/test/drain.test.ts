@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import { getContext, isShuttingDownError, type RequestContext } from '@keel/lifecycle';
 import { describeEachExpress } from '@keel/test-support';
 import { drainOnShutdown, isDrainIncompleteError, registerLongLived, type DrainReport } from '@keel/drain';
-import { contextApp, forceClose, get, sleep, start, testLifecycle } from './helpers';
+import { contextApp, forceClose, get, requestsSeen, start, testLifecycle } from './helpers';
 
 describeEachExpress('drainOnShutdown()', ({ express }) => {
   const servers: Array<http.Server> = [];
@@ -65,9 +65,10 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
     const { lifecycle } = testLifecycle({ shutdownTimeout: 5000, preStopDelay: 50 });
     const { server, port } = await startApp(slowRoute);
     const handle = drainOnShutdown(server, { lifecycle });
+    const seen = requestsSeen(server, 2);
     const long = get(port, '/slow/1200', { agent: keepAliveAgent() });
     const short = get(port, '/slow/300', { agent: keepAliveAgent() });
-    await sleep(100);
+    await seen;
     const shutdown = lifecycle.shutdown('test');
 
     const [longAnswer, shortAnswer] = await Promise.all([long, short]);
@@ -180,8 +181,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
     handshaken.on('error', () => {});
     await new Promise((resolve) => handshaken.once('secureConnect', resolve));
 
+    const seen = requestsSeen(server, 1);
     const inFlight = get(port, '/slow/600', { agent: keepAliveAgent(true), tls: true });
-    await sleep(100);
+    await seen;
     const shutdown = lifecycle.shutdown('test');
     const answer = await inFlight;
     expect(answer).toMatchObject({ status: 200, body: 'slow 600' });
@@ -198,8 +200,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
     const admin = await startApp(slowRoute);
     const appHandle = drainOnShutdown(app.server, { lifecycle, name: 'app' });
     const adminHandle = drainOnShutdown(admin.server, { lifecycle, name: 'admin' });
+    const seen = Promise.all([requestsSeen(app.server, 1), requestsSeen(admin.server, 1)]);
     const answers = Promise.all([get(app.port, '/slow/400'), get(admin.port, '/slow/400')]);
-    await sleep(50);
+    await seen;
     const shutdown = lifecycle.shutdown('test');
 
     expect((await answers).map((answer) => answer.status)).toEqual([200, 200]);
@@ -226,8 +229,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
       });
     });
     const handle = drainOnShutdown(server, { lifecycle });
+    const seen = requestsSeen(server, 1);
     const stream = get(port, '/events');
-    await sleep(100);
+    await seen;
     const startedAt = Date.now();
     const shutdown = lifecycle.shutdown('test');
     const answer = await stream;
@@ -280,8 +284,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
       });
     });
     const handle = drainOnShutdown(server, { lifecycle });
+    const seen = requestsSeen(server, 1);
     const hung = get(port, '/hang');
-    await sleep(50);
+    await seen;
     const shutdown = lifecycle.shutdown('test');
     const answer = await hung;
     const cutAt = Date.now();
@@ -306,8 +311,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
       app.get('/hang', () => {});
     });
     const handle = drainOnShutdown(server, { lifecycle });
+    const seen = requestsSeen(server, 1);
     const hung = get(port, '/hang');
-    await sleep(50);
+    await seen;
     server.close();
     const shutdownReport = await lifecycle.shutdown('test');
     await hung;
@@ -338,8 +344,9 @@ describeEachExpress('drainOnShutdown()', ({ express }) => {
     });
     const closed = new Promise((resolve) => socket.once('close', resolve));
     await new Promise((resolve) => socket.once('connect', resolve));
+    const seen = requestsSeen(server, 1);
     socket.write('GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\nGET /slow/200 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await sleep(100);
+    await seen;
     const shutdown = lifecycle.shutdown('test');
     await closed;
     expect(received).toContain('slow 300');

@@ -80,6 +80,19 @@ export function get(port: number, path: string, options: { agent?: http.Agent | 
   });
 }
 
+/** Resolves once `server` has received `count` requests from now on: they are in flight, their handlers have run. */
+export function requestsSeen(server: http.Server | https.Server, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onRequest = (): void => {
+      if (++seen < count) return;
+      server.off('request', onRequest);
+      resolve();
+    };
+    server.on('request', onRequest);
+  });
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves once `predicate` holds, checking on each event-loop turn; rejects after `timeoutMs`. */

@@ -4,6 +4,13 @@ import { createLifecycle, isInvalidOptionError, probes, PROBES_DEFAULTS, type Pr
 import { closeServer, describeEachExpress, listen } from '@keel/test-support';
 import { memoryLogger } from './logs';
 
+/** A promise and the function that resolves it: holds a shutdown phase until the test has looked. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
 // Real processes and sockets on a shared, loaded machine: generous limits, never tight ones.
 jest.setTimeout(30_000);
 
@@ -60,14 +67,17 @@ describeEachExpress('probes()', ({ express }) => {
   });
 
   it('fails /readyz from the moment shutdown starts while /livez and /startupz stay 200', async () => {
-    const lifecycle = createLifecycle({ signals: [], preStopDelay: 300, shutdownTimeout: 2000, logger: memoryLogger() });
+    const lifecycle = createLifecycle({ signals: [], preStopDelay: 50, shutdownTimeout: 2000, logger: memoryLogger() });
     lifecycle.markReady();
     const app = appWith({ lifecycle });
+    const drainPhase = gate();
+    lifecycle.onShutdown('holds-draining', () => drainPhase.opened, { phase: 'drain' });
     const done = lifecycle.shutdown('SIGTERM');
     expect((await request(app).get('/readyz').expect(503)).body).toEqual({ status: 'unavailable', state: 'draining', reason: 'shutting down' });
     expect((await request(app).get('/livez').expect(200)).body).toEqual({ status: 'ok', state: 'draining' });
     await request(app).get('/startupz').expect(200);
     await request(app).get('/work').expect(200, { done: true });
+    drainPhase.open();
     await done;
     expect((await request(app).get('/readyz').expect(503)).body.state).toBe('stopped');
   });
@@ -188,10 +198,12 @@ describeEachExpress('probes()', ({ express }) => {
     let runs = 0;
     const app = appWith({ lifecycle, checks: { db: () => (runs += 1) } });
     await request(app).get('/readyz').expect(200);
-    lifecycle.onShutdown('holds-draining', () => new Promise((resolve) => setTimeout(resolve, 100)), { phase: 'drain' });
+    const drainPhase = gate();
+    lifecycle.onShutdown('holds-draining', () => drainPhase.opened, { phase: 'drain' });
     const done = lifecycle.shutdown();
     expect((await request(app).get('/readyz').expect(503)).body).toEqual({ status: 'unavailable', state: 'draining', reason: 'shutting down' });
     expect(runs).toBe(1);
+    drainPhase.open();
     await done;
   });
 
@@ -199,16 +211,22 @@ describeEachExpress('probes()', ({ express }) => {
     const lifecycle = newLifecycle();
     lifecycle.markReady();
     let runs = 0;
+    // The check ends once all five probes have reached the server, however far apart they arrive.
+    const allArrived = gate();
     const app = appWith({
       lifecycle,
       checks: {
         db: () => {
           runs += 1;
-          return new Promise((resolve) => setTimeout(resolve, 50));
+          return allArrived.opened;
         },
       },
     });
     const { server, url } = await listen(app);
+    let arrived = 0;
+    server.on('request', () => {
+      if (++arrived === 5) allArrived.open();
+    });
     try {
       await Promise.all(Array.from({ length: 5 }, () => request(url).get('/readyz').expect(200)));
       expect(runs).toBe(1);

@@ -38,7 +38,7 @@ export function captureLogger(): Logger & { readonly lines: LoggedLine[] } {
 export interface SlowServerOutcome {
   /** True when the server's response had ended: false means the client went away. */
   readonly responseEnded: boolean;
-  /** Epoch ms of the response's 'close'. */
+  /** Epoch ms of the response's 'close' (or the connection's, when no request was read). */
   readonly closedAt: number;
 }
 
@@ -50,10 +50,14 @@ export interface SlowServerOutcome {
 export async function slowServer(): Promise<{ url: string; arrived: Promise<void>; closed: Promise<SlowServerOutcome>; close(): Promise<void> }> {
   const arrived = deferred();
   const closed = deferred<SlowServerOutcome>();
+  let response: http.ServerResponse | undefined;
   const { server, url } = await listen((req, res) => {
+    response = res;
     arrived.resolve();
     res.on('close', () => closed.resolve({ responseEnded: res.writableEnded, closedAt: Date.now() }));
   });
+  // A client that gives up before its request is read still closes the connection.
+  server.on('connection', (socket) => socket.once('close', () => closed.resolve({ responseEnded: response?.writableEnded ?? false, closedAt: Date.now() })));
   return {
     url,
     arrived: arrived.promise,
