@@ -27,10 +27,29 @@ function load(major: 4 | 5, overrides: Partial<ShutdownLoadOptions> = {}): Shutd
   };
 }
 
+/** When the listener closed, in ms after the signal, by the server's own log line; undefined if it did not log it. */
+function listenerClosedAfterSignalMs(result: ShutdownLoadResult): number | undefined {
+  const line = result.lines.find((each) => each?.message === 'drain: listener closed');
+  return line === undefined ? undefined : Date.parse(line.time) - result.signalAt;
+}
+
+/**
+ * A request reset on a connection the server never accepted is the one race no
+ * server can close (see the README): a client that ignores readiness connects in
+ * the instant the listener closes. It may happen only then.
+ */
+function resetOnlyAtListenerClose(result: ShutdownLoadResult): true | object {
+  const closedAt = listenerClosedAfterSignalMs(result);
+  const atClose = (reset: { endedAfterSignalMs: number }): boolean =>
+    closedAt !== undefined && reset.endedAfterSignalMs >= closedAt - 20 && reset.endedAfterSignalMs <= closedAt + 250;
+  return result.resetUnaccepted.every(atClose) ? true : { listenerClosedAfterSignalMs: closedAt, resetUnaccepted: result.resetUnaccepted };
+}
+
 /** What a test asserts about one shutdown, in one object so a failure shows all of it. */
 function verdict(result: ShutdownLoadResult) {
   const found = {
     lost: result.lost,
+    resetOnlyAtListenerClose: resetOnlyAtListenerClose(result),
     exitCode: result.exitCode,
     slowInFlightCompleted: result.slowInFlightCompleted === result.slowInFlightAtSignal,
     // Timed by the process itself, from its signal handler to its exit: a busy machine
@@ -38,7 +57,7 @@ function verdict(result: ShutdownLoadResult) {
     exitedInTime: result.shutdownMs !== undefined && result.shutdownMs <= PRE_STOP_MS + SLOW_MS[1] + 1000 ? true : { shutdownMs: result.shutdownMs, signalToExitMs: result.signalToExitMs },
     stderr: result.stderr,
   };
-  const expected = found.lost.length === 0 && found.exitCode === 0 && found.slowInFlightCompleted && found.exitedInTime === true && found.stderr === '';
+  const expected = found.lost.length === 0 && found.resetOnlyAtListenerClose === true && found.exitCode === 0 && found.slowInFlightCompleted && found.exitedInTime === true && found.stderr === '';
   // On a failure, the drain's own log lines show where the time or the request went.
   return expected ? found : { ...found, drainLog: result.lines.filter((line) => typeof line?.message === 'string' && line.message.startsWith('drain')) };
 }
@@ -47,7 +66,7 @@ describeEachExpress('drainOnShutdown() under keep-alive load', ({ major }) => {
   it.each(['agent', 'undici'] as const)(`loses no request across ${SHUTDOWNS} SIGTERMs mid-load (%s, 20 connections)`, async (client) => {
     const results = await runShutdowns(SHUTDOWNS, 2, load(major, { client }));
     for (const result of results) {
-      expect(verdict(result)).toEqual({ lost: [], exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+      expect(verdict(result)).toEqual({ lost: [], resetOnlyAtListenerClose: true, exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
     }
     const summary = summarize(results);
     // The load was real: slow requests were in flight at the signal, and requests were served during the drain.
@@ -83,6 +102,6 @@ describe('the load harness', () => {
 
   it('drains HTTPS under load without losing a request', async () => {
     const result = await runShutdownLoad(load(5, { client: 'undici', tls: true, env: { TLS: '1' } }));
-    expect(verdict(result)).toEqual({ lost: [], exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+    expect(verdict(result)).toEqual({ lost: [], resetOnlyAtListenerClose: true, exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
   }, 60_000);
 });

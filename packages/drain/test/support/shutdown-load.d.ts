@@ -1,5 +1,19 @@
-/** How one request ended, seen from the client. */
-export type Outcome = 'completed' | 'errorStatus' | 'refused' | 'lost';
+/**
+ * How one request ended, seen from the client. `resetUnaccepted`: reset on a
+ * connection the server never accepted (the kernel reset it when the listener
+ * closed), told apart from `lost` only when the fixture prints the client ports
+ * it accepted and the client knows its own (the node:http clients).
+ */
+export type Outcome = 'completed' | 'errorStatus' | 'refused' | 'lost' | 'resetUnaccepted';
+
+/** A request that did not complete: its error code and times relative to the signal. */
+export interface FailedRequest {
+  readonly id: string;
+  readonly ms: number;
+  readonly code: string;
+  readonly startedAfterSignalMs: number;
+  readonly endedAfterSignalMs: number;
+}
 
 /**
  * The load's client: `'agent'`, a node:http(s) Agent with keepAlive; `'undici'`,
@@ -41,8 +55,10 @@ export interface ShutdownLoadResult {
   readonly client: ClientKind;
   readonly tls: boolean;
   readonly counts: { readonly total: number } & Readonly<Record<Outcome, number>>;
-  /** Each lost request: its error code and times relative to the signal. */
-  readonly lost: ReadonlyArray<{ id: string; ms: number; code: string; startedAfterSignalMs: number; endedAfterSignalMs: number }>;
+  /** Each lost request. */
+  readonly lost: readonly FailedRequest[];
+  /** Each request reset on a connection the server never accepted. */
+  readonly resetUnaccepted: readonly FailedRequest[];
   readonly errorStatuses: ReadonlyArray<{ id: string; code: string }>;
   readonly inFlightAtSignal: number;
   readonly slowInFlightAtSignal: number;
@@ -72,6 +88,7 @@ export interface ShutdownLoadSummary {
   readonly errorStatus: number;
   readonly refused: number;
   readonly lost: number;
+  readonly resetUnaccepted: number;
   readonly slowInFlightAtSignal: number;
   readonly slowInFlightCompleted: number;
   readonly maxSignalToExitMs: number;
@@ -89,6 +106,7 @@ export function createClient(
   kind: ClientKind,
   options: { port: number; tls?: boolean; connections?: number; requestTimeoutMs?: number },
 ): {
-  send(path: string, id: string): Promise<{ outcome: Outcome; code?: string; detail?: string }>;
+  /** `localPort`: the connection's client port, on a failure of the node:http clients. */
+  send(path: string, id: string): Promise<{ outcome: Outcome; code?: string; detail?: string; localPort?: number }>;
   close(): Promise<void>;
 };

@@ -1,8 +1,10 @@
 'use strict';
 // Keep-alive load against a server in a child process, one SIGTERM mid-load, and
 // every request classified: completed, answered with an error status, refused
-// before sending (ECONNREFUSED: it never left the client), or lost (reset, hang-up,
-// truncated or hung after it was sent). Plain JS so that jest tests and scripts
+// before sending (ECONNREFUSED: it never left the client), lost (reset, hang-up,
+// truncated or hung after it was sent), or, when the server reports the client
+// ports it accepted and the client knows its own, reset on a connection the
+// server never accepted (`resetUnaccepted`). Plain JS so that jest tests and scripts
 // (`npm run drill`) can both require it. Loopback only; every wait is bounded.
 const { spawn } = require('node:child_process');
 const http = require('node:http');
@@ -95,7 +97,13 @@ function agentClient({ port, tls, connections, requestTimeoutMs, keepAlive = tru
           res.on('error', (error) => settle({ outcome: 'lost', code: `TRUNCATED_${error.code || error.message}` }));
           res.on('close', () => settle({ outcome: 'lost', code: 'TRUNCATED' }));
         });
-        req.on('error', (error) => settle(classifyError(error)));
+        // The connection's client port, to match it against the ports the server accepted.
+        let localPort;
+        req.on('socket', (socket) => {
+          if (socket.localPort !== undefined) localPort = socket.localPort;
+          else socket.once('connect', () => (localPort = socket.localPort));
+        });
+        req.on('error', (error) => settle({ ...classifyError(error), localPort }));
         req.setTimeout(requestTimeoutMs, () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'HANG' })));
         req.end();
       });
@@ -186,6 +194,7 @@ async function runShutdownLoad(input) {
       record.endedAt = Date.now();
       record.outcome = result.outcome;
       record.code = result.code;
+      record.localPort = result.localPort;
       // After the exit, new requests can only be refused: stop adding them.
       if (exitAt !== undefined) break;
       await sleep(between(options.thinkMs));
@@ -203,15 +212,23 @@ async function runShutdownLoad(input) {
   await Promise.all(workers);
   await client.close();
 
-  const counts = { total: requests.length, completed: 0, errorStatus: 0, refused: 0, lost: 0 };
+  const accepted = acceptedPorts(server.lines);
+  if (accepted !== undefined) {
+    for (const request of requests) {
+      if (request.outcome === 'lost' && request.localPort !== undefined && !accepted.has(request.localPort)) request.outcome = 'resetUnaccepted';
+    }
+  }
+  const counts = { total: requests.length, completed: 0, errorStatus: 0, refused: 0, lost: 0, resetUnaccepted: 0 };
   for (const request of requests) counts[request.outcome]++;
+  const timing = ({ id, ms, code, startedAt, endedAt }) => ({ id, ms, code, startedAfterSignalMs: startedAt - signalAt, endedAfterSignalMs: endedAt - signalAt });
   const slowInFlight = inFlightAtSignal.filter((request) => request.slow);
   const completedAfterSignal = requests.filter((request) => request.outcome === 'completed' && request.endedAt >= signalAt);
   return {
     client: options.client,
     tls: options.tls,
     counts,
-    lost: requests.filter((request) => request.outcome === 'lost').map(({ id, ms, code, startedAt, endedAt }) => ({ id, ms, code, startedAfterSignalMs: startedAt - signalAt, endedAfterSignalMs: endedAt - signalAt })),
+    lost: requests.filter((request) => request.outcome === 'lost').map(timing),
+    resetUnaccepted: requests.filter((request) => request.outcome === 'resetUnaccepted').map(timing),
     errorStatuses: requests.filter((request) => request.outcome === 'errorStatus').map(({ id, code }) => ({ id, code })),
     inFlightAtSignal: inFlightAtSignal.length,
     slowInFlightAtSignal: slowInFlight.length,
@@ -229,6 +246,12 @@ async function runShutdownLoad(input) {
   };
 }
 
+/** The client ports the fixture says it accepted, or undefined when it does not say. */
+function acceptedPorts(lines) {
+  const found = lines.find(({ line }) => line && line.event === 'accepted-ports');
+  return found === undefined ? undefined : new Set(found.line.ports);
+}
+
 /** From the fixture's "signal" line to its "exit" line, when it prints them (ms). */
 function shutdownMs(lines) {
   const find = (event) => lines.find(({ line }) => line && line.event === event);
@@ -239,13 +262,14 @@ function shutdownMs(lines) {
 
 /** Adds up the results of several shutdowns. */
 function summarize(results) {
-  const total = { shutdowns: results.length, requests: 0, completed: 0, errorStatus: 0, refused: 0, lost: 0, slowInFlightAtSignal: 0, slowInFlightCompleted: 0, maxSignalToExitMs: 0, maxShutdownMs: 0, exitCodes: {} };
+  const total = { shutdowns: results.length, requests: 0, completed: 0, errorStatus: 0, refused: 0, lost: 0, resetUnaccepted: 0, slowInFlightAtSignal: 0, slowInFlightCompleted: 0, maxSignalToExitMs: 0, maxShutdownMs: 0, exitCodes: {} };
   for (const result of results) {
     total.requests += result.counts.total;
     total.completed += result.counts.completed;
     total.errorStatus += result.counts.errorStatus;
     total.refused += result.counts.refused;
     total.lost += result.counts.lost;
+    total.resetUnaccepted += result.counts.resetUnaccepted;
     total.slowInFlightAtSignal += result.slowInFlightAtSignal;
     total.slowInFlightCompleted += result.slowInFlightCompleted;
     total.maxSignalToExitMs = Math.max(total.maxSignalToExitMs, result.signalToExitMs);
