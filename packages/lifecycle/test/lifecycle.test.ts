@@ -275,8 +275,9 @@ describe('Lifecycle.shutdown()', () => {
     const startedAt = Date.now();
     const report = await lifecycle.shutdown();
     expect(report.phases[0]!.hooks[0]!.outcome).toBe('timeout');
+    // Wide margins for a loaded machine; the point is the phase's 300 ms, not the hook's hour.
     expect(Date.now() - startedAt).toBeLessThan(300 + 1000);
-    expect(report.durationMs).toBeLessThanOrEqual(300 + 300);
+    expect(report.durationMs).toBeLessThan(300 + 1000);
   });
 
   it('unregisters a hook with the returned function, before or during shutdown', async () => {
