@@ -3,3 +3,5 @@ export type { ExpressFactory, ExpressVersion } from './express-versions';
 export { listen, closeServer } from './servers';
 export { runFixture, startFixture } from './child-process';
 export type { FixtureResult, RunningFixture } from './child-process';
+export { deferred } from './deferred';
+export type { Deferred } from './deferred';

@@ -1,9 +1,8 @@
 // Real keep-alive load against the built package in a child process, one SIGTERM
 // per process, every request classified. Needs `npm run build` first.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
-import { closeServer, describeEachExpress } from '@keel/test-support';
+import { closeServer, describeEachExpress, listen } from '@keel/test-support';
 import { createClient, runShutdownLoad, runShutdowns, summarize, type ShutdownLoadOptions, type ShutdownLoadResult } from './support/shutdown-load';
 import { assertBuilt } from './helpers';
 
@@ -45,6 +44,9 @@ function resetOnlyAtListenerClose(result: ShutdownLoadResult): true | object {
   return result.resetUnaccepted.every(atClose) ? true : { listenerClosedAfterSignalMs: closedAt, resetUnaccepted: result.resetUnaccepted };
 }
 
+/** The verdict of a shutdown that lost nothing. */
+const CLEAN = { lost: [], resetOnlyAtListenerClose: true, exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' };
+
 /** What a test asserts about one shutdown, in one object so a failure shows all of it. */
 function verdict(result: ShutdownLoadResult) {
   const found = {
@@ -57,16 +59,15 @@ function verdict(result: ShutdownLoadResult) {
     exitedInTime: result.shutdownMs !== undefined && result.shutdownMs <= PRE_STOP_MS + SLOW_MS[1] + 1000 ? true : { shutdownMs: result.shutdownMs, signalToExitMs: result.signalToExitMs },
     stderr: result.stderr,
   };
-  const expected = found.lost.length === 0 && found.resetOnlyAtListenerClose === true && found.exitCode === 0 && found.slowInFlightCompleted && found.exitedInTime === true && found.stderr === '';
   // On a failure, the drain's own log lines show where the time or the request went.
-  return expected ? found : { ...found, drainLog: result.lines.filter((line) => typeof line?.message === 'string' && line.message.startsWith('drain')) };
+  return isDeepStrictEqual(found, CLEAN) ? found : { ...found, drainLog: result.lines.filter((line) => typeof line?.message === 'string' && line.message.startsWith('drain')) };
 }
 
 describeEachExpress('drainOnShutdown() under keep-alive load', ({ major }) => {
   it.each(['agent', 'undici'] as const)(`loses no request across ${SHUTDOWNS} SIGTERMs mid-load (%s, 20 connections)`, async (client) => {
     const results = await runShutdowns(SHUTDOWNS, 2, load(major, { client }));
     for (const result of results) {
-      expect(verdict(result)).toEqual({ lost: [], resetOnlyAtListenerClose: true, exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+      expect(verdict(result)).toEqual(CLEAN);
     }
     const summary = summarize(results);
     // The load was real: slow requests were in flight at the signal, and requests were served during the drain.
@@ -86,11 +87,10 @@ describe('the load harness', () => {
     ['agent', 'reuses its connections', (accepted: number) => expect(accepted).toBeLessThan(4)],
     ['no-keep-alive', 'opens a connection per request', (accepted: number) => expect(accepted).toBe(4)],
   ] as const)('the %s client %s', async (kind, _does, expectConnections) => {
-    const server = http.createServer((req, res) => res.end(`done ${new URL(req.url!, 'http://localhost').searchParams.get('id')} `));
+    const { server, port } = await listen((req, res) => res.end(`done ${new URL(req.url!, 'http://localhost').searchParams.get('id')} `));
     let accepted = 0;
     server.on('connection', () => accepted++);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = createClient(kind, { port: (server.address() as AddressInfo).port, connections: 4, requestTimeoutMs: 5000 });
+    const client = createClient(kind, { port, connections: 4, requestTimeoutMs: 5000 });
     try {
       for (const id of ['a', 'b', 'c', 'd']) expect(await client.send(`/work?id=${id}`, id)).toEqual({ outcome: 'completed' });
       expectConnections(accepted);
@@ -102,6 +102,6 @@ describe('the load harness', () => {
 
   it('drains HTTPS under load without losing a request', async () => {
     const result = await runShutdownLoad(load(5, { client: 'undici', tls: true, env: { TLS: '1' } }));
-    expect(verdict(result)).toEqual({ lost: [], resetOnlyAtListenerClose: true, exitCode: 0, slowInFlightCompleted: true, exitedInTime: true, stderr: '' });
+    expect(verdict(result)).toEqual(CLEAN);
   }, 60_000);
 });

@@ -1,15 +1,8 @@
 import http from 'node:http';
 import request from 'supertest';
 import { createLifecycle, isInvalidOptionError, probes, PROBES_DEFAULTS, type ProbesOptions } from '@keel/lifecycle';
-import { closeServer, describeEachExpress, listen } from '@keel/test-support';
+import { closeServer, deferred, describeEachExpress, listen } from '@keel/test-support';
 import { memoryLogger } from './logs';
-
-/** A promise and the function that resolves it: holds a shutdown phase until the test has looked. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
-}
 
 // Real processes and sockets on a shared, loaded machine: generous limits, never tight ones.
 jest.setTimeout(30_000);
@@ -70,14 +63,14 @@ describeEachExpress('probes()', ({ express }) => {
     const lifecycle = createLifecycle({ signals: [], preStopDelay: 50, shutdownTimeout: 2000, logger: memoryLogger() });
     lifecycle.markReady();
     const app = appWith({ lifecycle });
-    const drainPhase = gate();
-    lifecycle.onShutdown('holds-draining', () => drainPhase.opened, { phase: 'drain' });
+    const drainPhase = deferred();
+    lifecycle.onShutdown('holds-draining', () => drainPhase.promise, { phase: 'drain' });
     const done = lifecycle.shutdown('SIGTERM');
     expect((await request(app).get('/readyz').expect(503)).body).toEqual({ status: 'unavailable', state: 'draining', reason: 'shutting down' });
     expect((await request(app).get('/livez').expect(200)).body).toEqual({ status: 'ok', state: 'draining' });
     await request(app).get('/startupz').expect(200);
     await request(app).get('/work').expect(200, { done: true });
-    drainPhase.open();
+    drainPhase.resolve();
     await done;
     expect((await request(app).get('/readyz').expect(503)).body.state).toBe('stopped');
   });
@@ -198,12 +191,12 @@ describeEachExpress('probes()', ({ express }) => {
     let runs = 0;
     const app = appWith({ lifecycle, checks: { db: () => (runs += 1) } });
     await request(app).get('/readyz').expect(200);
-    const drainPhase = gate();
-    lifecycle.onShutdown('holds-draining', () => drainPhase.opened, { phase: 'drain' });
+    const drainPhase = deferred();
+    lifecycle.onShutdown('holds-draining', () => drainPhase.promise, { phase: 'drain' });
     const done = lifecycle.shutdown();
     expect((await request(app).get('/readyz').expect(503)).body).toEqual({ status: 'unavailable', state: 'draining', reason: 'shutting down' });
     expect(runs).toBe(1);
-    drainPhase.open();
+    drainPhase.resolve();
     await done;
   });
 
@@ -212,20 +205,20 @@ describeEachExpress('probes()', ({ express }) => {
     lifecycle.markReady();
     let runs = 0;
     // The check ends once all five probes have reached the server, however far apart they arrive.
-    const allArrived = gate();
+    const allArrived = deferred();
     const app = appWith({
       lifecycle,
       checks: {
         db: () => {
           runs += 1;
-          return allArrived.opened;
+          return allArrived.promise;
         },
       },
     });
     const { server, url } = await listen(app);
     let arrived = 0;
     server.on('request', () => {
-      if (++arrived === 5) allArrived.open();
+      if (++arrived === 5) allArrived.resolve();
     });
     try {
       await Promise.all(Array.from({ length: 5 }, () => request(url).get('/readyz').expect(200)));

@@ -1,20 +1,6 @@
 import http from 'node:http';
-import { listen } from '@keel/test-support';
+import { deferred, listen } from '@keel/test-support';
 import type { Logger } from '@keel/lifecycle';
-
-/** A promise with its resolve function, for events a test waits on. */
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 /** One logged line. */
 export interface LoggedLine {

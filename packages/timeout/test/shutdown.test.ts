@@ -1,9 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
-import { describeEachExpress, listen, closeServer } from '@keel/test-support';
+import { deferred, describeEachExpress, listen, closeServer } from '@keel/test-support';
 import { createLifecycle, isShuttingDownError, type Lifecycle, type LifecycleState } from '@keel/lifecycle';
 import { timeout, getSignal, type TimeoutOptions } from '@keel/timeout';
 import type { ExpressFactory } from '@keel/test-support';
-import { captureLogger, deferred } from './helpers';
+import { captureLogger } from './helpers';
 
 interface AbortSeen {
   readonly reason: unknown;

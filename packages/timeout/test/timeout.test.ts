@@ -2,7 +2,7 @@ import http from 'node:http';
 import { getEventListeners } from 'node:events';
 import request from 'supertest';
 import type { NextFunction, Request, Response } from 'express';
-import { describeEachExpress, listen, closeServer } from '@keel/test-support';
+import { deferred, describeEachExpress, listen, closeServer } from '@keel/test-support';
 import { createLifecycle } from '@keel/lifecycle';
 import {
   timeout,
@@ -16,7 +16,7 @@ import {
   isDownstreamTimeoutError,
   type LateWrite,
 } from '@keel/timeout';
-import { captureLogger, deferred, rawGet, sleep, slowServer } from './helpers';
+import { captureLogger, rawGet, sleep, slowServer } from './helpers';
 
 /** Forwards a rejection to `next` on Express 4, which does not do it by itself. */
 function handle(fn: (req: Request, res: Response) => Promise<unknown>) {

@@ -1,9 +1,9 @@
 import request from 'supertest';
 import type { NextFunction, Request, Response } from 'express';
-import { describeEachExpress } from '@keel/test-support';
+import { deferred, describeEachExpress } from '@keel/test-support';
 import { errorHandler } from '@keel/error-handler';
 import { timeout, withDeadline, type LateWrite } from '@keel/timeout';
-import { captureLogger, deferred } from './helpers';
+import { captureLogger } from './helpers';
 
 describeEachExpress('timeout() with @keel/error-handler', ({ express }) => {
   function appWith(route: (req: Request, res: Response, next: NextFunction) => void, lateWrites: LateWrite[] = []) {
