@@ -17,7 +17,7 @@ describe('npm run bench --quick', () => {
   it('measures each variant on both routes, checks memory, and writes the markdown and JSON reports', async () => {
     const out = path.join(dir, 'bench.md');
     const run = await runFixture(path.join(__dirname, 'run.js'), {
-      args: ['--quick', '--variants', 'keel-trace-id', '--memory-requests', '2000', '--out', out],
+      args: ['--quick', '--variants', 'keel-trace-id', '--memory-requests', '2000', '--out', out, '--node', process.versions.node.split('.')[0]!],
       timeoutMs: 100_000,
     });
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
@@ -50,6 +50,10 @@ describe('npm run bench --quick', () => {
     expect(markdown).toContain('| bare Express 5 (A/A: the noise floor) |');
     expect(markdown).toContain('## ~2 KB JSON route');
     expect(markdown).toContain('## Memory: keel full stack');
+    // Every table names the Node it was measured on: the one running the test, as --node asked.
+    const headers = markdown.split('\n').filter((line, index, all) => line.startsWith('|') && /^\|[-:|]+\|$/.test(all[index + 1] ?? ''));
+    expect(headers.length).toBeGreaterThanOrEqual(4);
+    for (const header of headers) expect(header).toContain(`(Node ${process.versions.node})`);
   }, 110_000);
 
   it('lists a variant it cannot build as unavailable, with the reason, and exits non-zero on a bad flag', async () => {

@@ -97,6 +97,8 @@ function markdown(results) {
   const rows = summarize(results);
   const checks = verdicts(results, rows);
   const { machine, settings } = results;
+  // In every table's first header cell, so a table copied on its own still says where it was measured.
+  const onNode = `Node ${String(machine.node).replace(/^v/, '')}`;
   const lines = [];
   lines.push(`# keel bench: ${results.startedAt.slice(0, 10)}`, '');
   lines.push(
@@ -112,7 +114,7 @@ function markdown(results) {
   );
   for (const route of settings.routes) {
     lines.push(`## ${ROUTE_TITLES[route] || route}`, '');
-    lines.push('| variant | req/s | ratio to Express 5 | p50 ms | p99 ms | server CPU µs/req | CPU ratio | target |');
+    lines.push(`| variant (${onNode}) | req/s | ratio to Express 5 | p50 ms | p99 ms | server CPU µs/req | CPU ratio | target |`);
     lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
     for (const variant of results.variants) {
       if (variant.status !== 'ok') {
@@ -131,7 +133,7 @@ function markdown(results) {
 
   const faster = checks.filter((check) => check.kind === 'faster');
   if (faster.length > 0) {
-    lines.push('## Comparisons', '', 'The ratio of the two variants\' ratios to bare Express 5 (each taken beside its own baseline): above 1.000x, the first is faster.', '', '| claim | route | ratio of ratios | verdict |', '|---|---|---:|---|');
+    lines.push('## Comparisons', '', 'The ratio of the two variants\' ratios to bare Express 5 (each taken beside its own baseline): above 1.000x, the first is faster.', '', `| claim (${onNode}) | route | ratio of ratios | verdict |`, '|---|---|---:|---|');
     for (const check of faster) lines.push(`| ${check.claim} | ${check.route} | ${fmt.ratio(check.value)} | ${fmt.verdict(check.met)} |`);
     lines.push('');
   }
@@ -143,7 +145,7 @@ function markdown(results) {
       continue;
     }
     lines.push(`After a warm-up of ${fmt.int(memory.points[0].requests)} requests, then ${fmt.int(memory.extraRequests)} more in steps; a full GC before each reading.`, '');
-    lines.push('| requests after warm-up | RSS MiB | heap used MiB | heap total MiB |', '|---:|---:|---:|---:|');
+    lines.push(`| requests after warm-up (${onNode}) | RSS MiB | heap used MiB | heap total MiB |`, '|---:|---:|---:|---:|');
     const base = memory.points[0];
     for (const point of memory.points) lines.push(`| ${fmt.int(point.requests - base.requests)} | ${fmt.mib(point.rss)} | ${fmt.mib(point.heapUsed)} | ${fmt.mib(point.heapTotal)} |`);
     const last = memory.points[memory.points.length - 1];
@@ -160,10 +162,10 @@ function markdown(results) {
       }
       const c = profile.comparison;
       lines.push(`### ${profile.title}, ${profile.route}: ${fmt.us(c.variantUsPerRequest)} µs/req against ${fmt.us(c.baselineUsPerRequest)} µs/req for bare Express 5`, '');
-      lines.push('| module | Express 5 µs/req | variant µs/req | difference |', '|---|---:|---:|---:|');
+      lines.push(`| module (${onNode}) | Express 5 µs/req | variant µs/req | difference |`, '|---|---:|---:|---:|');
       for (const m of c.modules) lines.push(`| ${m.module} | ${fmt.us(m.baselineUs)} | ${fmt.us(m.variantUs)} | ${m.deltaUs >= 0 ? '+' : ''}${fmt.us(m.deltaUs)} |`);
       if (c.functions.length > 0) {
-        lines.push('', '| heaviest functions of modules bare Express 5 never ran | module | µs/req |', '|---|---|---:|');
+        lines.push('', `| heaviest functions of modules bare Express 5 never ran (${onNode}) | module | µs/req |`, '|---|---|---:|');
         for (const f of c.functions) lines.push(`| \`${f.name}\` | ${f.module} | ${fmt.us(f.us)} |`);
       }
       lines.push('');
@@ -177,7 +179,7 @@ function markdown(results) {
     lines.push('');
   }
 
-  lines.push('## Variants', '', '| variant | name | what is mounted |', '|---|---|---|');
+  lines.push('## Variants', '', `| variant (${onNode}) | name | what is mounted |`, '|---|---|---|');
   for (const variant of results.variants) lines.push(`| ${variant.title} | \`${variant.name}\` | ${variant.setup} |`);
   lines.push('');
   return lines.join('\n');

@@ -61,5 +61,6 @@ describe('bench report', () => {
     expect(text).toContain('| bare Express 5 (A/A: the noise floor) | 1,000 | 1.000x |');
     expect(text).toContain('| Gone | unavailable |');
     expect(text).toContain('- Gone (`gone`): @keel/gone is not built');
+    expect(text).toContain('| variant (Node 20) | req/s |');
   });
 });

@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseFlags } = require('../scripts/parse-flags');
+const { CURRENT_LTS, JUDGED_LINES, SUPPORTED_LINES, parseNodeLine, runOnNodeLine } = require('../scripts/node-lines');
 const { pinning, startServer, startLoad, stopChild } = require('./procs');
 const { BASELINE, markdown, median, summarize, verdicts } = require('./report');
 const { compare } = require('./profile');
@@ -36,10 +37,9 @@ const HELP = `Usage: npm run bench -- [options]
   --seed N              seed of the round order (default: time)
   --out FILE            markdown report path (default bench/results/bench-<time>.md; JSON next to it)
   --quick               smoke run: 1 round, 1 slice of 1 s, 2000 warm-up requests, 20000 memory requests, no profiles
+  --node ${SUPPORTED_LINES.join('|')}     the Node line the servers and load generators run on (default ${CURRENT_LTS}, the active
+                        LTS; targets are judged on ${JUDGED_LINES.join(' and ')}); other lines come from scripts/node-matrix
   --help
-
-Servers and load generators run on the Node that runs this script: to measure
-on Node 24, run it with that node binary.
 `;
 
 const FLAGS = {
@@ -56,6 +56,7 @@ const FLAGS = {
   seed: { type: 'string' },
   out: { type: 'string' },
   quick: { type: 'boolean' },
+  node: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -74,6 +75,7 @@ function parseArgs(argv) {
     pin: !values['no-pin'],
     seed: Date.now() % 100000,
     out: values.out === undefined ? null : path.resolve(values.out),
+    node: parseNodeLine(values.node ?? CURRENT_LTS),
   };
   if (values.quick) Object.assign(options, { rounds: 1, duration: 1, slices: 1, warmup: 2000, memoryRequests: 20000, profile: false });
   const numbers = { rounds: 'rounds', duration: 'duration', slices: 'slices', warmup: 'warmup', connections: 'connections', 'memory-requests': 'memoryRequests', seed: 'seed' };
@@ -254,6 +256,7 @@ function memoryVerdict(memories) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  runOnNodeLine(options.node);
   const startedAt = new Date();
   const pins = pinning(options.pin);
   const next = random(options.seed);

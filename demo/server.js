@@ -8,9 +8,11 @@ const { timeout, getSignal, withDeadline } = require('@keel/timeout');
 const { guardApp, installProcessGuards } = require('@keel/async-guard');
 const { notFound, errorHandler } = require('@keel/error-handler');
 const { drainOnShutdown } = require('@keel/drain');
+const { metrics, serveMetrics } = require('@keel/metrics');
 
 const host = process.env.HOST || '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
+const metricsPort = Number(process.env.METRICS_PORT ?? 9464);
 
 // One JSON line per event; traceFormat stamps the request's trace ID on every line.
 const logger = winston.createLogger({
@@ -30,6 +32,7 @@ installProcessGuards({ lifecycle, logger });
 const app = express();
 guardApp(app); // async handlers reach the error handler on Express 4 too
 app.use(probes({ lifecycle }));
+app.use(metrics({ lifecycle })); // after the probes: the kubelet's checks are not traffic
 app.use(traceId());
 app.use(timeout({ duration: '2s', lifecycle, logger }));
 
@@ -83,3 +86,11 @@ const server = app.listen(port, host, () => {
   console.log('Ctrl-C drains: readiness fails, in-flight requests finish, hooks run, then exit 0.\n');
 });
 drainOnShutdown(server, { lifecycle });
+
+// Metrics on their own port, never on the app's: answered through the drain, closed last,
+// after one more scrape (at most 1 s) so the scraper sees the shutdown.
+const metricsServer = serveMetrics({ port: metricsPort, host, lifecycle, finalScrapeTimeout: '1s' });
+metricsServer.ready.then((url) => {
+  logger.info('keel demo metrics', { url });
+  console.log(`scrape metrics at ${url}\n`);
+});

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runFixture } from '@keel/test-support';
+import { describeWithPrograms, runFixture } from '@keel/test-support';
 
 interface SingleResult {
   server: string;
@@ -22,7 +22,7 @@ interface RollingResult {
 
 // The drill's CI form: SIGTERMs under keep-alive load on one instance, and a
 // rolling restart behind haproxy (which CI installs). keel must lose nothing.
-describe('npm run drill --ci', () => {
+describeWithPrograms(['haproxy'], 'npm run drill --ci', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-drill-'));
@@ -33,7 +33,7 @@ describe('npm run drill --ci', () => {
 
   it('loses no request with keel, single instance and behind haproxy, and reports every server', async () => {
     const out = path.join(dir, 'drill.md');
-    const run = await runFixture(path.join(__dirname, 'run.js'), { args: ['--ci', '--out', out], timeoutMs: 110_000 });
+    const run = await runFixture(path.join(__dirname, 'run.js'), { args: ['--ci', '--out', out, '--node', process.versions.node.split('.')[0]!], timeoutMs: 110_000 });
     const results = JSON.parse(fs.readFileSync(path.join(dir, 'drill.json'), 'utf8'));
     expect({ code: run.code, keelFailures: results.keelFailures, errors: results.errors }).toEqual({ code: 0, keelFailures: [], errors: [] });
 
@@ -61,5 +61,9 @@ describe('npm run drill --ci', () => {
     expect(markdown).toContain('## SIGTERM under keep-alive load, one instance');
     expect(markdown).toContain('## Rolling restart behind haproxy');
     expect(markdown).toContain('**keel lost no request.**');
+    // Every table names the Node it ran on: the one running the test, as --node asked.
+    const headers = markdown.split('\n').filter((line, index, all) => line.startsWith('|') && /^\|[-:|]+\|$/.test(all[index + 1] ?? ''));
+    expect(headers.length).toBeGreaterThanOrEqual(2);
+    for (const header of headers) expect(header).toContain(`(Node ${process.versions.node})`);
   }, 115_000);
 });

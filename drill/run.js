@@ -1,24 +1,35 @@
 'use strict';
-// npm run drill [-- options]: requests lost per SIGTERM under keep-alive load,
-// and per rolling restart behind haproxy, for keel and for the alternatives in
-// the same run. Exits 1 if keel lost any request. See drill/README.md.
+// npm run drill [-- options]: keel-drill (@keel/drill) run against keel's drill
+// server, the demo, and the alternatives, in the same run: requests lost per
+// SIGTERM under keep-alive load, and per rolling restart behind haproxy. Exits 1
+// if keel lost any request. See drill/README.md.
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { parseFlags } = require('../scripts/parse-flags');
-const { runShutdownLoad } = require('./shutdown-load');
-const { runRollingRestart, DEFAULTS: ROLLING_DEFAULTS } = require('./rolling');
-const { findHaproxy, INSTALL_HINT } = require('./haproxy');
-const { markdown, keelFailures } = require('./report');
+const { CURRENT_LTS, SUPPORTED_LINES, parseNodeLine, runOnNodeLine } = require('../scripts/node-lines');
+const { runDrill, markdown } = require('@keel/drill');
 
-const SERVERS = fs
-  .readdirSync(path.join(__dirname, 'servers'))
-  .filter((file) => file.endsWith('.js') && !file.startsWith('_'))
-  .map((file) => file.slice(0, -3));
+const root = path.join(__dirname, '..');
+/** keel's own servers: their losses fail the drill. */
+const KEEL_SERVERS = ['keel', 'demo'];
+const SERVERS = [
+  ...fs
+    .readdirSync(path.join(__dirname, 'servers'))
+    .filter((file) => file.endsWith('.js') && !file.startsWith('_'))
+    .map((file) => file.slice(0, -3)),
+  'demo',
+];
 const CLIENTS = ['agent', 'undici'];
 /** Clients run only when named: `no-keep-alive` opens a new connection per request. */
 const KNOWN_CLIENTS = [...CLIENTS, 'no-keep-alive'];
+
+const TITLES = {
+  keel: 'keel (full stack, `drainOnShutdown`)',
+  demo: 'keel demo (`npm start`)',
+  naive: 'naive exit (no handler)',
+  'http-terminator': 'http-terminator alone',
+};
 
 const HELP = `Usage: npm run drill -- [options]
 
@@ -31,6 +42,7 @@ const HELP = `Usage: npm run drill -- [options]
   --rolling-servers a,b  servers behind haproxy (default keel,http-terminator,naive)
   --rolling-clients a,b  clients for the rolling restarts (default ${CLIENTS.join(',')})
   --no-haproxy           skip the rolling restarts (they need haproxy)
+  --node ${SUPPORTED_LINES.join('|')}     the Node line the servers and clients run on (default ${CURRENT_LTS}, the active LTS; others from scripts/node-matrix)
   --out FILE             markdown report path (default drill/results/drill-<time>.md; JSON next to it)
   --help
 `;
@@ -51,6 +63,7 @@ const FLAGS = {
   'rolling-servers': { type: 'string' },
   'rolling-clients': { type: 'string' },
   'no-haproxy': { type: 'boolean' },
+  node: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -68,6 +81,7 @@ function parseArgs(argv) {
     rollingClients: CLIENTS,
     haproxy: !values['no-haproxy'],
     out: values.out === undefined ? null : path.resolve(values.out),
+    node: parseNodeLine(values.node ?? CURRENT_LTS),
   };
   if (values.ci) Object.assign(options, { ci: true, shutdowns: 2, comparatorShutdowns: 1, restarts: 1, rollingServers: ['keel'], rollingClients: ['agent'] });
   if (values.shutdowns !== undefined) options.shutdowns = Number(values.shutdowns);
@@ -88,12 +102,25 @@ function parseArgs(argv) {
 // The load of both parts: ~500 req/s from 20 keep-alive connections on an idle
 // machine, 1 request in 20 taking 300-800 ms.
 const LOAD = Object.freeze({ connections: 20, thinkMs: [5, 15], slowShare: 0.05, slowMs: [300, 800], warmupMs: 1000, requestTimeoutMs: 8000 });
+// keel's deregistration delay behind haproxy: longer than its health check's fall x inter plus a check's own time.
+const PRE_STOP_MS = 1500;
 
-function log(message) {
-  process.stderr.write(`[drill] ${message}\n`);
+/** The drill's target for one server: drill/servers/<name>.js, or the demo (`npm start`). */
+function target(name, shutdowns, rolling) {
+  const common = { name, title: TITLES[name] ?? name, judged: KEEL_SERVERS.includes(name), shutdowns, rolling, readyPath: '/readyz' };
+  if (name === 'demo') {
+    return { ...common, command: `"${process.execPath}" demo/server.js`, cwd: root, paths: ['/fast'], slowPaths: ['/slow?ms={ms}'], rollingEnv: {} };
+  }
+  return {
+    ...common,
+    fixture: path.join(__dirname, 'servers', `${name}.js`),
+    paths: ['/work?id={id}&ms=0'],
+    slowPaths: ['/work?id={id}&ms={ms}'],
+    rollingEnv: { PRE_STOP_MS: String(PRE_STOP_MS) },
+  };
 }
 
-function machine() {
+function versions() {
   const version = (name) => {
     try {
       return require(`${name}/package.json`).version;
@@ -101,95 +128,43 @@ function machine() {
       return 'missing';
     }
   };
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0] ? cpus[0].model.trim() : 'unknown CPU',
-    cores: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
-    os: `${os.type()} ${os.release()} (${os.arch()})`,
-    node: process.version,
-    express: version('express'),
-    undici: version('undici'),
-    httpTerminator: version('http-terminator'),
-  };
+  return { express: version('express'), undici: version('undici'), 'http-terminator': version('http-terminator') };
 }
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  const startedAt = new Date();
-  const results = {
-    startedAt: startedAt.toISOString(),
-    machine: machine(),
-    settings: { ci: options.ci, ...LOAD, check: ROLLING_DEFAULTS.check, preStopMs: ROLLING_DEFAULTS.preStopMs },
-    loadBefore: os.loadavg()[0],
-    single: [],
-    rolling: [],
-    errors: [],
-    haproxy: null,
-    haproxySkipped: undefined,
-  };
-
-  for (const client of options.clients) {
-    const rounds = Math.max(options.shutdowns, options.comparatorShutdowns);
-    for (let n = 1; n <= rounds; n++) {
-      // Interleaved, so a busy moment of the machine hits every server alike.
-      for (const server of options.servers) {
-        if (n > (server === 'keel' ? options.shutdowns : options.comparatorShutdowns)) continue;
-        try {
-          const result = await runShutdownLoad({ fixture: path.join(__dirname, 'servers', `${server}.js`), client, ...LOAD, env: { NODE_ENV: 'production' } });
-          const { lines: _lines, stderr: _stderr, ...kept } = result;
-          results.single.push({ server, ...kept });
-          log(`SIGTERM ${n} ${server} (${client}): ${result.counts.completed} completed, ${result.counts.refused} refused, ${result.counts.lost} lost, ${result.counts.errorStatus} error status; exit ${result.exitCode ?? result.exitSignal} after ${result.signalToExitMs} ms`);
-        } catch (error) {
-          results.errors.push({ part: 'single instance', server, client, message: String(error && error.message) });
-          log(`SIGTERM ${n} ${server} (${client}) failed to run: ${error && error.message}`);
-        }
-      }
-    }
-  }
-
-  let haproxyMissing = false;
-  if (!options.haproxy) {
-    results.haproxySkipped = 'skipped with --no-haproxy';
-  } else if (options.restarts > 0 && options.rollingServers.length > 0) {
-    results.haproxy = findHaproxy();
-    if (!results.haproxy) {
-      haproxyMissing = true;
-      results.haproxySkipped = INSTALL_HINT;
-      log(INSTALL_HINT);
-    } else {
-      for (const client of options.rollingClients) {
-        for (let n = 1; n <= options.restarts; n++) {
-          for (const server of options.rollingServers) {
-            try {
-              const result = await runRollingRestart({ server, client, haproxy: results.haproxy, ...LOAD });
-              results.rolling.push(result);
-              log(`rolling restart ${n}/${options.restarts} ${server} (${client}): ${result.counts.completed} completed, ${result.failed} failed ${JSON.stringify(result.byCode)}`);
-            } catch (error) {
-              results.errors.push({ part: 'rolling restart', server, client, message: String(error && error.message) });
-              log(`rolling restart ${n} ${server} (${client}) failed to run: ${error && error.message}`);
-            }
-          }
-        }
-      }
-    }
-  }
-
-  results.loadAfter = os.loadavg()[0];
-  results.durationMs = Date.now() - startedAt.getTime();
-  results.keelFailures = keelFailures(results);
+  // Re-runs this script on that line's binary unless this is it: servers and clients then run there too.
+  runOnNodeLine(options.node);
+  const names = [...new Set([...options.servers, ...(options.haproxy ? options.rollingServers : [])])];
+  const targets = names.map((name) => {
+    const shutdowns = !options.servers.includes(name) ? 0 : name === 'keel' ? options.shutdowns : name === 'demo' ? Math.min(options.shutdowns, options.comparatorShutdowns) : options.comparatorShutdowns;
+    return target(name, shutdowns, options.rollingServers.includes(name));
+  });
+  const results = await runDrill({
+    ...LOAD,
+    targets,
+    subject: 'keel',
+    clients: options.clients,
+    rolling: options.haproxy && options.restarts > 0 && options.rollingServers.length > 0,
+    restarts: options.restarts,
+    rollingClients: options.rollingClients,
+    onProgress: (event) => {
+      if (event.summary !== undefined) process.stderr.write(`[drill] ${event.done}/${event.total} ${event.part} ${event.target} (${event.client}): ${event.summary}\n`);
+    },
+  });
+  Object.assign(results.machine, versions());
+  results.settings.ci = options.ci;
+  results.settings.preStopMs = PRE_STOP_MS;
+  results.keelFailures = results.failures;
   const report = markdown(results);
-  const out = options.out || path.join(__dirname, 'results', `drill-${startedAt.toISOString().replace(/[:.]/g, '-')}.md`);
+  const out = options.out || path.join(__dirname, 'results', `drill-${results.startedAt.replace(/[:.]/g, '-')}.md`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, report);
   fs.writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify(results, null, 2));
   process.stdout.write(`${report}\n`);
-  log(`report written to ${path.relative(process.cwd(), out)} (and .json)`);
-  if (results.keelFailures.length > 0) {
-    log(`keel lost requests: ${results.keelFailures.join('; ')}`);
-    process.exit(1);
-  }
-  if (haproxyMissing) {
-    log('the rolling restart did not run: haproxy is missing (see above)');
+  process.stderr.write(`[drill] report written to ${path.relative(process.cwd(), out)} (and .json)\n`);
+  if (results.failures.length > 0) {
+    process.stderr.write(`[drill] keel lost requests or could not be drilled: ${results.failures.join('; ')}\n`);
     process.exit(1);
   }
 }

@@ -32,13 +32,25 @@ describe('the demo (npm start)', () => {
 
   it('answers a throw and a rejection with a 500 that hides the message and carries the trace ID', async () => {
     for (const route of ['/throw', '/reject']) {
-      const response = await fetch(`${base}${route}`, { headers: { 'x-request-id': 'demo-check-1' } });
+      const response = await fetch(`${base}${route}`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
       expect(response.status).toBe(500);
       expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
       const text = await response.text();
       expect(text).not.toMatch(/hunter2|internals|\.js:\d+/);
-      expect(JSON.parse(text)).toMatchObject({ status: 500, traceId: 'demo-check-1' });
+      expect(JSON.parse(text)).toMatchObject({ status: 500, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
     }
+  });
+
+  it('serves metrics on their own port and prints where to scrape them', async () => {
+    const line = (await fixture.waitFor((entry) => typeof entry === 'object' && entry !== null && (entry as { message?: string }).message === 'keel demo metrics')) as { url: string };
+    expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(new URL(line.url).port).not.toBe(new URL(base).port);
+    await fixture.waitFor(/^scrape metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect((await fetch(`${base}/fast`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    const text = await (await fetch(line.url)).text();
+    expect(text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/fast",status_code="200"\} [1-9]/m);
+    expect(text).toMatch(/^keel_lifecycle_state\{state="ready"\} 1$/m);
   });
 
   it('fails readiness, finishes the in-flight request and exits 0 on SIGINT', async () => {

@@ -109,6 +109,21 @@ withServer(app, async (url) => {
   console.log('ok');
 });
 `,
+  metrics: `${harness}
+const { metrics, metricsEndpoint } = require('@keel/metrics');
+const { Registry } = require('prom-client');
+const registry = new Registry();
+const app = express();
+app.use(metrics({ registry }));
+app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+app.get('/metrics', metricsEndpoint({ registry }));
+withServer(app, async (url) => {
+  expectEqual((await fetch(url + '/users/7')).status, 200, 'route status');
+  const text = await (await fetch(url + '/metrics')).text();
+  expectEqual(/^http_request_duration_seconds_count\\{method="GET",route="\\/users\\/:id",status_code="200"\\} 1$/m.test(text), true, 'histogram by route pattern');
+  console.log('ok');
+});
+`,
   drain: `
 const express = require('express');
 const { createLifecycle } = require('@keel/lifecycle');
@@ -125,6 +140,61 @@ const server = app.listen(0, '127.0.0.1', async () => {
   const body = await inFlight;
   if (!body.done || report.exitCode !== 0 || server.listening) { console.error('drain failed', body, report.exitCode); process.exit(1); }
   console.log('ok');
+});
+`,
+  chaos: `${harness}
+const { chaos } = require('@keel/chaos');
+// Inert unless enabled; enabled, the trigger header names the fault and the response names it back.
+const app = express();
+app.use(chaos({ enabled: true, rules: [{ fault: 'error', status: 503 }] }));
+app.get('/', (req, res) => res.send('ok'));
+app.use((err, req, res, next) => res.status(err.status).send(err.code));
+withServer(app, async (url) => {
+  expectEqual((await fetch(url + '/')).status, 200, 'no trigger');
+  const faulted = await fetch(url + '/', { headers: { 'x-keel-chaos': 'error' } });
+  expectEqual(faulted.status, 503, 'injected status');
+  expectEqual(faulted.headers.get('x-keel-chaos-injected'), 'error', 'injected header');
+  expectEqual(await faulted.text(), 'ERR_KEEL_CHAOS_FAULT', 'error code');
+  console.log('ok');
+});
+`,
+  drill: `${harness}
+const { createClient } = require('@keel/drill');
+// keel-drill's clients: a request answered in full, whose body names its ID, is completed.
+const app = express();
+app.get('/work', (req, res) => res.send('done ' + req.query.id));
+withServer(app, async (url) => {
+  const port = Number(new URL(url).port);
+  for (const kind of ['agent', 'undici']) {
+    const client = createClient(kind, { port, connections: 2, requestTimeoutMs: 2000 });
+    expectEqual((await client.send('/work?id=7-1', '7-1')).outcome, 'completed', kind + ' completed');
+    expectEqual((await client.send('/work?id=7-2', '7-3')).outcome, 'lost', kind + ' wrong body');
+    await client.close();
+  }
+  console.log('ok');
+});
+`,
+  outbound: `${harness}
+const http = require('node:http');
+const { outbound, fetch } = require('@keel/outbound');
+// A dependency that fails its first request with a 503: the call through outbound() retries it.
+let seen = 0;
+const dependency = http.createServer((req, res) => { seen++; res.statusCode = seen === 1 ? 503 : 200; res.end(String(seen)); });
+dependency.listen(0, '127.0.0.1', () => {
+  const base = 'http://127.0.0.1:' + dependency.address().port;
+  const dispatcher = outbound({ baseDelay: 5 });
+  const app = express();
+  app.get('/', async (req, res, next) => {
+    try { res.send(await (await fetch(base + '/', { dispatcher })).text()); } catch (error) { next(error); }
+  });
+  withServer(app, async (url) => {
+    const response = await globalThis.fetch(url + '/');
+    expectEqual(response.status, 200, 'status');
+    expectEqual(await response.text(), '2', 'answered by the retry');
+    await dispatcher.close();
+    dependency.close();
+    console.log('ok');
+  });
 });
 `,
 };

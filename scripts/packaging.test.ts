@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createScratchApp, type ScratchApp } from './scratch-app';
@@ -87,4 +87,44 @@ describe.each(packageNames)('the packed @keel/%s', (name) => {
     run(process.execPath, [path.join(root, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path.join(root, 'packages', name)], root);
     run(process.execPath, [path.join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), packed!.tarball, '--profile', 'node16'], root);
   });
+});
+
+// keel-drill as a user runs it: `npx keel-drill` from the packed @keel/drill's bin, against
+// an app built from the packed packages, and against an app that exits on SIGTERM.
+describe('npx keel-drill from the packed @keel/drill', () => {
+  const keelApp = `const { createLifecycle, setDefaultLifecycle, probes } = require('@keel/lifecycle');
+const { drainOnShutdown } = require('@keel/drain');
+const express = require('express');
+setDefaultLifecycle(createLifecycle({ exit: true, preStopDelay: 0, shutdownTimeout: 5000, logger: { info() {}, warn() {}, error: console.error } }));
+const app = express();
+app.use(probes());
+app.get('/work', (req, res) => setTimeout(() => res.send('done ' + req.query.id), Number(req.query.ms) || 0));
+drainOnShutdown(app.listen(Number(process.env.PORT), '127.0.0.1'));
+`;
+  const naiveApp = `const express = require('express');
+const app = express();
+app.get('/work', (req, res) => setTimeout(() => res.send('done ' + req.query.id), Number(req.query.ms) || 0));
+app.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+  function drill(file: string): { status: number | null; results: { failures: string[]; single: Array<{ counts: { lost: number; completed: number } }> } } {
+    const args = ['--no-install', 'keel-drill', '--start', `node ${file}`, '--url', '/work?id={id}', '--slow-url', '/work?id={id}&ms={ms}', '--shutdowns', '1', '--clients', 'agent', '--connections', '8', '--warmup', '400', '--json', '--no-progress'];
+    const run = spawnSync('npx', args, { cwd: app.dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    if (!run.stdout.trim().startsWith('{')) throw new Error(`npx keel-drill printed no results (exit ${run.status}):\n${run.stdout}${run.stderr}`);
+    return { status: run.status, results: JSON.parse(run.stdout) };
+  }
+
+  it('reports 0 lost and exits 0 for a keel app', () => {
+    fs.writeFileSync(path.join(app.dir, 'keel-app.js'), keelApp);
+    const { status, results } = drill('keel-app.js');
+    expect({ status, failures: results.failures }).toEqual({ status: 0, failures: [] });
+    expect(results.single[0]!.counts.completed).toBeGreaterThan(0);
+  }, 70_000);
+
+  it('reports the losses of a naive app and exits 1', () => {
+    fs.writeFileSync(path.join(app.dir, 'naive-app.js'), naiveApp);
+    const { status, results } = drill('naive-app.js');
+    expect(status).toBe(1);
+    expect(results.single[0]!.counts.lost).toBeGreaterThan(0);
+  }, 70_000);
 });

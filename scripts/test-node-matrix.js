@@ -1,37 +1,41 @@
-// Runs the whole jest suite once on each Node major that ships as an npm package
-// (node22, node24 in scripts/node-matrix, installed there on first use so their
-// `node` binaries never shadow the default Node in node_modules/.bin).
-// By default it runs the six packages' projects, where Node versions differ
-// (server.close(), keep-alive, AsyncLocalStorage); the docs, proof and repo
-// projects run on the default Node. Pass jest args to choose otherwise.
+// Runs every package's tests on each Node line other than the one `npm test`
+// runs on: 22, 24 and 26 by default (KEEL_NODE_MATRIX=20,22,24,26 chooses),
+// from the `node@<major>` npm packages in scripts/node-matrix, installed there
+// on first use so their `node` binaries never shadow the default Node in
+// node_modules/.bin. The packages are found in packages/, so a new one joins by
+// itself; the docs, proof and repo projects run once, in `npm test`, because
+// what differs between Node lines (server.close(), keep-alive,
+// AsyncLocalStorage) is the packages' business. Jest options given are added
+// (e.g. --maxWorkers=1); a --selectProjects, or a test path (with a `/` or
+// ending in .ts), replaces the choice.
 // Usage: node scripts/test-node-matrix.js [jest args...]
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
+const { nodeBinary, parseNodeLine } = require('./node-lines');
 
 const root = path.resolve(__dirname, '..');
 const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-const matrixDir = path.join(__dirname, 'node-matrix');
-const majors = (process.env.KEEL_NODE_MATRIX || 'node22,node24').split(',').filter(Boolean);
+let lines;
+try {
+  lines = (process.env.KEEL_NODE_MATRIX || '22,24,26').split(',').filter(Boolean).map(parseNodeLine);
+} catch (error) {
+  console.error(`[node-matrix] KEEL_NODE_MATRIX: ${error.message.replace(/^--node /, 'each line ')}`);
+  process.exit(1);
+}
 let failed = false;
 const packageProjects = fs
   .readdirSync(path.join(root, 'packages'))
   .filter((name) => fs.existsSync(path.join(root, 'packages', name, 'package.json')))
   .map((name) => `@keel/${name}`);
-const jestArgs = process.argv.length > 2 ? process.argv.slice(2) : ['--selectProjects', ...packageProjects];
+const given = process.argv.slice(2);
+const choosesTests = given.some((arg) => arg === '--selectProjects' || (!arg.startsWith('-') && /[/\\]|\.ts$/.test(arg)));
+const jestArgs = choosesTests ? given : ['--selectProjects', ...packageProjects, ...given];
 
-if (majors.some((name) => !fs.existsSync(path.join(matrixDir, 'node_modules', name, 'bin', 'node')))) {
-  console.log('[node-matrix] installing the Node binaries from the npm registry (once)');
-  const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: matrixDir, stdio: 'inherit' });
-  if (install.status !== 0) process.exit(1);
-}
+// Every binary first, so a failed install stops the run before any test.
+const binaries = lines.map((major) => nodeBinary(major, (message) => console.log(message)));
 
-for (const name of majors) {
-  const binary = path.join(matrixDir, 'node_modules', name, 'bin', 'node');
-  if (!fs.existsSync(binary)) {
-    console.error(`[node-matrix] ${name} is missing after install: see scripts/node-matrix/package.json`);
-    process.exit(1);
-  }
+for (const binary of binaries) {
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`\n[node-matrix] jest on Node ${version}`);
   const run = spawnSync(binary, [jest, '--ci', ...jestArgs], {

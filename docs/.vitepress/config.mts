@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitepress';
 
 // Every page of the site, in reading order: the sidebar and the browser check both use this list.
-const packages = ['lifecycle', 'trace-id', 'timeout', 'async-guard', 'error-handler', 'drain'];
+const packages = ['lifecycle', 'trace-id', 'timeout', 'async-guard', 'error-handler', 'drain', 'outbound', 'metrics', 'chaos', 'drill'];
 
 export const recipes: ReadonlyArray<{ slug: string; title: string }> = [
   { slug: 'add-keel-to-an-express-app', title: 'Add the full keel stack to an existing app' },
@@ -10,11 +10,15 @@ export const recipes: ReadonlyArray<{ slug: string; title: string }> = [
   { slug: 'deregister-behind-nginx', title: 'Deregister behind nginx' },
   { slug: 'close-a-postgres-pool-on-shutdown', title: 'Close a PostgreSQL pool, cancel slow queries' },
   { slug: 'log-trace-ids-with-winston-and-fetch', title: 'Trace IDs in winston logs and on fetch' },
+  { slug: 'join-logs-to-opentelemetry-traces', title: "Join keel's logs to OpenTelemetry traces" },
   { slug: 'cancel-fetch-at-the-deadline', title: 'Cancel a downstream fetch at the deadline' },
+  { slug: 'retry-a-failing-dependency', title: 'Retry a failing dependency within the deadline' },
   { slug: 'return-problem-json-errors', title: 'problem+json errors with http-errors' },
   { slug: 'catch-async-errors-on-express-4', title: 'Async handlers on Express 4' },
   { slug: 'drain-every-cluster-worker', title: 'Drain every node:cluster worker' },
   { slug: 'share-context-with-cls-hooked', title: 'Share the context with cls-hooked' },
+  { slug: 'alert-on-keel-metrics', title: 'Alert on keel metrics (P0, P1, P2)' },
+  { slug: 'drill-your-own-app', title: 'Drill your own app' },
 ];
 
 export default defineConfig({

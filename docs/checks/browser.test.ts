@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeSystem, requireProgram } from '../test-support';
+import { describeWithPrograms, requireProgram } from '../test-support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { checkSite } = require('../../scripts/docs-browser-check.js') as {
@@ -27,7 +27,7 @@ function sitePages(): string[] {
   return pages.sort();
 }
 
-describeSystem('the docs site in a browser', () => {
+describeWithPrograms(['chromium'], 'the docs site in a browser', () => {
   it('builds, and every page opens in Chromium with no console error, broken link or empty recipe code block', async () => {
     const chromium = requireProgram('Chromium', [process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium'], 'chromium');
     const { pages, problems } = await checkSite({ executablePath: chromium });

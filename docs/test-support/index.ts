@@ -1,4 +1,4 @@
-export { describeSystem, systemTestsSkipped, findProgram, requireProgram, freePort, waitForPort, stopProcess } from './system';
+export { describeWithPrograms, findProgram, requireProgram, freePort, waitForPort, stopProcess } from './system';
 export { startPostgres } from './postgres';
 export type { TemporaryPostgres } from './postgres';
 export { startHaproxy, startNginx, adaptHaproxyConfig, adaptNginxConfig } from './proxies';

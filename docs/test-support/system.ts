@@ -1,39 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
+import { findProgram } from '../../scripts/system-programs';
 
-/**
- * True when the caller explicitly asked to skip the tests that need system
- * programs (haproxy, nginx, PostgreSQL, Chromium). Nothing else skips them: a
- * missing program fails the test with the command that installs it.
- */
-export function systemTestsSkipped(): boolean {
-  return process.env.KEEL_SKIP_SYSTEM_TESTS === '1';
-}
-
-/**
- * `describe` for a suite that needs system programs: skipped only when
- * KEEL_SKIP_SYSTEM_TESTS=1 is set, otherwise run (and failed by
- * {@link requireProgram} when a program is missing).
- */
-export const describeSystem: jest.Describe = systemTestsSkipped() ? describe.skip : describe;
-
-/** The first of `candidates` that exists as a file, or that `PATH` resolves. */
-export function findProgram(candidates: readonly string[]): string | undefined {
-  for (const candidate of candidates) {
-    if (candidate.includes('/')) {
-      if (fs.existsSync(candidate)) return candidate;
-      continue;
-    }
-    try {
-      const found = execFileSync('sh', ['-c', `command -v ${candidate}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-      if (found) return found;
-    } catch {
-      // not on PATH
-    }
-  }
-  return undefined;
-}
+// A suite that needs haproxy, nginx, PostgreSQL or Chromium is declared with
+// `describeWithPrograms` (from @keel/test-support): skipped, and named in the
+// summary at the end of the run, where a program is missing; failed under CI.
+export { describeWithPrograms } from '@keel/test-support';
+export { findProgram };
 
 /** Returns the program's path, or throws an error that says which Debian package installs it. */
 export function requireProgram(what: string, candidates: readonly string[], debianPackage: string): string {
@@ -42,7 +14,7 @@ export function requireProgram(what: string, candidates: readonly string[], debi
   throw new Error(
     `${what} is not installed (looked for ${candidates.join(', ')}). Install it with ` +
       `\`apt-get install -y --no-install-recommends ${debianPackage}\` (Debian/Ubuntu; .ci/run does this), ` +
-      'or set KEEL_SKIP_SYSTEM_TESTS=1 to skip the tests that need system programs.',
+      'or set KEEL_SKIP_SYSTEM_TESTS=1 to skip the suites that need programs beyond Node.',
   );
 }
 

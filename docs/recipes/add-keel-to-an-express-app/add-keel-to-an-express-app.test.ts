@@ -10,6 +10,7 @@ interface Line {
   level?: string;
   message?: string;
   traceId?: string;
+  requestId?: string;
   orderId?: string;
   report?: { exitCode: number; phases: Array<{ phase: string; hooks: Array<{ name: string; outcome: string }> }> };
 }
@@ -102,13 +103,15 @@ describe.each(EXPRESS_MAJORS)('recipe: add the full keel stack to an existing ap
       expect(await response.json()).toEqual({ orderId: '7', item: { sku: '7', stock: 3 } });
       expect(downstream.headers.at(-1)!['x-request-id']).toBe('full-1');
       await app.waitFor((line) => (line as Line).orderId === '7');
-      expect(lines().find((line) => line.orderId === '7')).toMatchObject({ message: 'loading order', traceId: 'full-1' });
+      expect(lines().find((line) => line.orderId === '7')).toMatchObject({ message: 'loading order', requestId: 'full-1', traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
     });
 
     it('answers a thrown 404 as a problem with the trace ID, an unknown route with a 404, and keeps serving', async () => {
-      const missing = await fetch(`${base}/orders/404`, { headers: { 'x-request-id': 'full-2', accept: 'application/problem+json' } });
+      const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const missing = await fetch(`${base}/orders/404`, { headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01`, 'x-request-id': 'full-2', accept: 'application/problem+json' } });
       expect(missing.status).toBe(404);
-      expect(await missing.json()).toMatchObject({ status: 404, detail: 'no such order', traceId: 'full-2' });
+      expect(missing.headers.get('x-request-id')).toBe('full-2');
+      expect(await missing.json()).toMatchObject({ status: 404, detail: 'no such order', traceId: trace });
       expect((await fetch(`${base}/nowhere`)).status).toBe(404);
       expect(app.child.exitCode).toBeNull();
     });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import type { RunningFixture } from '@keel/test-support';
-import { describeSystem, EXPRESS_MAJORS, freePort, startPostgres, startRecipeApp, waitForPort, type TemporaryPostgres } from '../../test-support';
+import { describeWithPrograms, EXPRESS_MAJORS, freePort, startPostgres, startRecipeApp, waitForPort, type TemporaryPostgres } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 
@@ -10,7 +10,7 @@ interface ShutdownReport {
   phases: Array<{ phase: string; hooks: Array<{ name: string; outcome: string }> }>;
 }
 
-describeSystem('recipe: close a PostgreSQL pool on shutdown, cancel a slow query (a real PostgreSQL)', () => {
+describeWithPrograms(['postgresql'], 'recipe: close a PostgreSQL pool on shutdown, cancel a slow query (a real PostgreSQL)', () => {
   let postgres: TemporaryPostgres;
   let observer: Client;
 

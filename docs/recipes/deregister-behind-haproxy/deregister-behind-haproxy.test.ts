@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '@keel/lifecycle';
-import { describeSystem, runRollingRestart, startHaproxy, startRecipeInstances, type RecipeInstances } from '../../test-support';
+import { describeWithPrograms, runRollingRestart, startHaproxy, startRecipeInstances, type RecipeInstances } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 const CONFIG = path.join(__dirname, 'haproxy.cfg');
@@ -41,7 +41,7 @@ describe('recipe: deregister behind haproxy (timing)', () => {
   });
 });
 
-describeSystem('recipe: deregister behind haproxy (the real haproxy, two instances restarted under load)', () => {
+describeWithPrograms(['haproxy'], 'recipe: deregister behind haproxy (the real haproxy, two instances restarted under load)', () => {
   // Every duration divided by 5, ratios kept: inter 1 s -> 200 ms, preStopDelay 5 s -> 1 s.
   const SCALE = 5;
   let instances: RecipeInstances | undefined;

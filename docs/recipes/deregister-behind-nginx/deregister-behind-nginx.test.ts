@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeSystem, runRollingRestart, startNginx, startRecipeInstances, waitForPort, type RecipeInstances } from '../../test-support';
+import { describeWithPrograms, runRollingRestart, startNginx, startRecipeInstances, waitForPort, type RecipeInstances } from '../../test-support';
 
 const APP = path.join(__dirname, 'app.js');
 const CONFIG = path.join(__dirname, 'nginx.conf');
 
-describeSystem('recipe: deregister behind nginx (the real nginx, two instances restarted under load)', () => {
+describeWithPrograms(['nginx'], 'recipe: deregister behind nginx (the real nginx, two instances restarted under load)', () => {
   let instances: RecipeInstances | undefined;
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 

@@ -23,6 +23,8 @@ setDefaultLifecycle(lifecycle);
 const app = express();
 
 // /livez, /readyz and /startupz for the kubelet, before any other middleware.
+// Their bodies say only {"status":"ok"} or {"status":"unavailable"}: they share
+// the public port, so they must not describe the service to the internet.
 app.use(probes({ lifecycle }));
 
 app.get('/report', async (req, res) => {

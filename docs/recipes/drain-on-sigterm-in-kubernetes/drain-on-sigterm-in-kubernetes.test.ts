@@ -146,10 +146,10 @@ describe.each(EXPRESS_MAJORS)('recipe: drain on SIGTERM in Kubernetes (app.js on
     await app.exited;
   });
 
-  it('passes the startup, readiness and liveness probes once listening', async () => {
+  it('passes the startup, readiness and liveness probes once listening, their bodies saying up and nothing else', async () => {
     for (const probe of ['/startupz', '/readyz', '/livez']) {
       const response = await get(port, probe);
-      expect({ probe, status: response.status }).toEqual({ probe, status: 200 });
+      expect({ probe, status: response.status, body: response.body }).toEqual({ probe, status: 200, body: '{"status":"ok"}' });
     }
   });
 

@@ -10,6 +10,7 @@ interface LogLine {
   message: string;
   traceId?: string;
   spanId?: string;
+  requestId?: string;
   orderId?: string;
   service?: string;
   [key: string]: unknown;
@@ -60,23 +61,26 @@ describe.each(EXPRESS_MAJORS)('recipe: trace IDs in winston logs and on fetch (a
       .map((line) => JSON.parse(line) as LogLine);
   }
 
-  it('keeps a caller\'s X-Request-ID: echoed, on every log line, and sent on the outbound fetch', async () => {
+  it('keeps a caller\'s X-Request-ID beside the trace ID: echoed, on every log line, and sent on the outbound fetch', async () => {
     const response = await fetch(`${base}/orders/o-1`, { headers: { 'x-request-id': 'order-7-req' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-request-id')).toBe('order-7-req');
-    expect(await response.json()).toEqual({ orderId: 'o-1', available: 3, traceId: 'order-7-req' });
+    const body = (await response.json()) as { traceId: string };
+    expect(body).toEqual({ orderId: 'o-1', available: 3, traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
 
     const lines = await logOf('o-1');
     expect(lines.map((line) => line.message)).toEqual(['loading order', 'stock loaded']);
     const spanId = lines[0]!.spanId!;
     expect(spanId).toMatch(/^[0-9a-f]{16}$/);
-    for (const line of lines) expect(line).toMatchObject({ traceId: 'order-7-req', spanId, service: 'orders', level: 'info' });
+    for (const line of lines) expect(line).toMatchObject({ traceId: body.traceId, requestId: 'order-7-req', spanId, service: 'orders', level: 'info' });
 
     const outbound = received.get('o-1')!;
     expect(outbound['x-request-id']).toBe('order-7-req');
-    // traceparent names this service's span as the caller of the stock service.
+    // traceparent carries the logged trace ID, names this service's span as the caller, and leaves sampling to the stock service.
     expect(outbound.traceparent).toMatch(TRACEPARENT);
-    expect(TRACEPARENT.exec(outbound.traceparent as string)![2]).toBe(spanId);
+    const [, trace, parent] = TRACEPARENT.exec(outbound.traceparent as string)!;
+    expect([trace, parent]).toEqual([body.traceId, spanId]);
+    expect((outbound.traceparent as string).endsWith('-01')).toBe(true);
   });
 
   it('continues a W3C trace: the trace ID from traceparent, a new span, the sampled flag kept', async () => {
@@ -95,7 +99,7 @@ describe.each(EXPRESS_MAJORS)('recipe: trace IDs in winston logs and on fetch (a
   it('replaces an invalid ID with a fresh one, and never logs or forwards the bad value', async () => {
     const response = await fetch(`${base}/orders/o-3`, { headers: { 'x-request-id': 'bad id with spaces' } });
     const fresh = response.headers.get('x-request-id')!;
-    expect(fresh).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fresh).toMatch(/^[0-9a-f]{32}$/);
     const lines = await logOf('o-3');
     for (const line of lines) expect(line.traceId).toBe(fresh);
     expect(received.get('o-3')!['x-request-id']).toBe(fresh);
@@ -108,7 +112,8 @@ describe.each(EXPRESS_MAJORS)('recipe: trace IDs in winston logs and on fetch (a
     for (const id of ids) {
       const lines = await logOf(id);
       expect(lines).toHaveLength(2);
-      for (const line of lines) expect(line.traceId).toBe(`trace-${id}`);
+      for (const line of lines) expect(line.requestId).toBe(`trace-${id}`);
+      expect(new Set(lines.map((line) => line.traceId)).size).toBe(1);
       expect(received.get(id)!['x-request-id']).toBe(`trace-${id}`);
     }
   });
@@ -116,7 +121,9 @@ describe.each(EXPRESS_MAJORS)('recipe: trace IDs in winston logs and on fetch (a
   it('puts the trace ID on the error line and in the problem body', async () => {
     const notFound = await fetch(`${base}/nowhere`, { headers: { 'x-request-id': 'nf-trace', accept: 'application/problem+json' } });
     expect(notFound.status).toBe(404);
-    expect(await notFound.json()).toMatchObject({ status: 404, traceId: 'nf-trace' });
-    await app.waitFor((line) => (line as LogLine | undefined)?.traceId === 'nf-trace' && (line as LogLine).level === 'warn');
+    expect(notFound.headers.get('x-request-id')).toBe('nf-trace');
+    const body = (await notFound.json()) as { status: number; traceId: string };
+    expect(body).toMatchObject({ status: 404, traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    await app.waitFor((line) => (line as LogLine | undefined)?.traceId === body.traceId && (line as LogLine).requestId === 'nf-trace' && (line as LogLine).level === 'warn');
   });
 });

@@ -43,7 +43,8 @@ export function answerRequest(context: RequestContext, error: Error): AnswerOutc
   return writeProblem(res, context.traceId);
 }
 
-function writeProblem(res: ServerResponse, traceId: string | undefined): AnswerOutcome {
+/** Writes a minimal `application/problem+json` 500, or destroys the response when headers are out. */
+export function writeProblem(res: ServerResponse, traceId: string | undefined): AnswerOutcome {
   if (res.headersSent) {
     res.destroy();
     return 'destroyed';

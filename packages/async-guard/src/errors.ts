@@ -1,22 +1,52 @@
+import { types } from 'node:util';
 import { describeValue } from '@keel/lifecycle';
 
-/** The HTTP status, headers and exposure read from a thrown non-Error object, range-checked. */
+/**
+ * `value[key]`, or `undefined` when reading it throws: a thrown value may be a
+ * revoked Proxy or carry getters that throw, and must still reach `next(err)`.
+ */
+function read(value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The HTTP status read from a thrown non-Error object, range-checked. */
 function statusOf(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 500;
-  const { status, statusCode } = value as { status?: unknown; statusCode?: unknown };
-  const candidate = typeof status === 'number' ? status : statusCode;
+  const status = read(value, 'status');
+  const candidate = typeof status === 'number' ? status : read(value, 'statusCode');
   return typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 400 && candidate <= 599 ? candidate : 500;
 }
 
 function headersOf(value: unknown): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
-  const source = typeof value === 'object' && value !== null ? (value as { headers?: unknown }).headers : undefined;
-  if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
-    for (const [name, item] of Object.entries(source)) {
-      if (typeof item === 'string' || typeof item === 'number') headers[name] = String(item);
+  const source = read(value, 'headers');
+  try {
+    if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
+      for (const name of Object.keys(source).slice(0, 32)) {
+        const item = read(source, name);
+        if (typeof item === 'string' || typeof item === 'number') headers[name] = String(item);
+      }
     }
+  } catch {
+    // A Proxy posing as headers: none.
   }
   return Object.freeze(headers);
+}
+
+/** The keys an error handler reads from an error: an Error that throws on one of them is treated as hostile. */
+const READ_BY_HANDLERS = ['name', 'message', 'stack', 'status', 'statusCode', 'expose', 'headers', 'code', 'cause', 'type'];
+
+function readsCleanly(value: object): boolean {
+  try {
+    for (const key of READ_BY_HANDLERS) void (value as Record<string, unknown>)[key];
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -32,20 +62,20 @@ export class ThrownValueError extends Error {
   readonly status: number;
   /** Same as {@link ThrownValueError.status}, for http-errors compatibility. */
   readonly statusCode: number;
-  /** True for 4xx only: a 5xx message is never shown to clients. */
+  /** True only for a 4xx whose thrown object said `expose: true`: a message is shown only when its author said so. */
   readonly expose: boolean;
-  /** Headers of the thrown object (string and number values only). */
+  /** Headers of the thrown object (string and number values only); an error handler filters them further. */
   readonly headers: Readonly<Record<string, string>>;
 
+  /** Never throws, whatever `value` is: a revoked Proxy, throwing getters, a throwing `constructor`. */
   constructor(value: unknown) {
-    const message = typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string'
-      ? (value as { message: string }).message
-      : `A handler threw or rejected with a non-Error value: ${describeValue(value)}`;
+    const own = read(value, 'message');
+    const message = typeof own === 'string' ? own : `A handler threw or rejected with a non-Error value: ${describeValue(value)}`;
     super(message, { cause: value });
     this.name = 'ThrownValueError';
     this.status = statusOf(value);
     this.statusCode = this.status;
-    this.expose = this.status < 500;
+    this.expose = this.status < 500 && read(value, 'expose') === true;
     this.headers = headersOf(value);
   }
 }
@@ -90,12 +120,24 @@ export function isUncaughtError(value: unknown): value is UncaughtError {
   return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === 'ERR_KEEL_UNCAUGHT';
 }
 
-/** Returns true for an Error of this realm or another (vm contexts, worker-transferred errors). */
+/** Returns true for an Error of this realm or another (vm contexts, worker-transferred errors); never throws. */
 export function isErrorLike(value: unknown): value is Error {
-  return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return types.isNativeError(value) || value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
+  } catch {
+    // A revoked Proxy throws on instanceof and on toString.
+    return false;
+  }
 }
 
-/** Turns anything thrown into an Error; Errors pass through unchanged. */
+/**
+ * Turns anything thrown into an Error and never throws: Errors pass through
+ * unchanged, unless reading them throws (a Proxy, a throwing `status` getter),
+ * since the error handlers behind `next(err)` would throw on them in turn; those,
+ * and every non-Error, become a `ThrownValueError` with the value as `cause`.
+ */
 export function toError(value: unknown): Error {
-  return isErrorLike(value) ? value : new ThrownValueError(value);
+  if (isErrorLike(value) && !types.isProxy(value) && readsCleanly(value)) return value;
+  return new ThrownValueError(value);
 }

@@ -10,3 +10,5 @@ export type { ProcessGuardsOptions, FaultPolicy, AsyncGuardOptions } from './opt
 export { ThrownValueError, isThrownValueError, UncaughtError, isUncaughtError, toError } from './errors';
 export type { UncaughtOrigin } from './errors';
 export type { AnswerOutcome } from './answer';
+export { faultChannel } from './channels';
+export type { FaultKind, FaultMessage } from './channels';

@@ -6,11 +6,13 @@ import {
   getContext,
   getDefaultLifecycle,
   peekDefaultLifecycle,
+  redactingLogger,
   type Lifecycle,
   type Logger,
   type RequestContext,
 } from '@keel/lifecycle';
 import { answerRequest, type AnswerOutcome } from './answer';
+import { publishFault } from './channels';
 import { isErrorLike, UncaughtError, type UncaughtOrigin } from './errors';
 import { resolveOptions, type FaultPolicy, type ProcessGuardsOptions } from './options';
 import { serializeError } from './serialize';
@@ -44,8 +46,9 @@ export function installProcessGuards(options?: Partial<ProcessGuardsOptions>): U
   let fallbackLogger: Logger | undefined;
   const lifecycleFor = (fatal: boolean): Lifecycle | undefined =>
     resolved.lifecycle ?? (fatal ? getDefaultLifecycle() : peekDefaultLifecycle());
+  // Through the shared redaction: a fault's message or cause may carry a URL with a token.
   const loggerFor = (lifecycle: Lifecycle | undefined): Logger =>
-    resolved.logger ?? lifecycle?.logger ?? (fallbackLogger ??= createJsonLogger());
+    redactingLogger(resolved.logger ?? lifecycle?.logger ?? (fallbackLogger ??= createJsonLogger()));
   // The fault's handler runs in the failing request's context; the shutdown it starts must not,
   // or every hook, timer and abort listener of the shutdown would run as that request.
   const startShutdown = AsyncResource.bind((lifecycle: Lifecycle, reason: unknown) => lifecycle.shutdown(reason, { exitCode: 1 }));
@@ -69,6 +72,7 @@ export function installProcessGuards(options?: Partial<ProcessGuardsOptions>): U
         ...requestFields(context),
         response,
       });
+      publishFault(origin, value, fatal && lifecycle !== undefined, context?.req);
       if (!fatal || lifecycle === undefined) return;
       // Whoever ends the process later, it does not end as a success.
       process.exitCode = 1;
@@ -110,6 +114,7 @@ export function installProcessGuards(options?: Partial<ProcessGuardsOptions>): U
       const logger = loggerFor(resolved.lifecycle ?? peekDefaultLifecycle());
       const context = fault.req !== undefined ? contextOf(fault.req) : undefined;
       const message = fault.kind === 'error' ? 'handler failed after calling next()' : 'handler called next() twice';
+      publishFault(fault.kind === 'error' ? 'errorAfterNext' : 'nextTwice', fault.value, false, fault.req);
       logger.warn(message, {
         handler: fault.handler,
         ...(fault.kind === 'error' ? { error: serializeError(fault.value) } : { nextArgument: isErrorLike(fault.value) ? serializeError(fault.value) : describeValue(fault.value) }),

@@ -63,6 +63,11 @@ export function reportLateFault(fault: LateFault): void {
   const what = fault.kind === 'error'
     ? `handler ${fault.handler} threw or rejected after it had called next(); the error cannot reach the error handler`
     : `handler ${fault.handler} called next() more than once; the extra call was ignored`;
-  const detail = fault.value instanceof Error ? fault.value.stack : undefined;
+  let detail: string | undefined;
+  try {
+    detail = fault.value instanceof Error && typeof fault.value.stack === 'string' ? fault.value.stack : undefined;
+  } catch {
+    // A revoked Proxy throws on instanceof: no detail.
+  }
   process.emitWarning(what, { type: 'KeelAsyncGuardWarning', code: fault.kind === 'error' ? 'KEEL_LATE_ERROR' : 'KEEL_NEXT_TWICE', ...(detail ? { detail } : {}) });
 }

@@ -1,5 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toError } from './errors';
+import { writeProblem } from './answer';
 import { reportLateFault, state } from './state';
 
 /** Any Express handler: `(req, res, next)`, `(err, req, res, next)` or a `param` handler `(req, res, next, value, name)`. */
@@ -48,11 +49,13 @@ function makeWrapper(fn: Handler): Handler {
       }
       called = true;
       if (kind === 'next') return realNext(value);
+      const error = CONTROL_FLOW.has(value) ? value : toError(value);
       try {
-        return realNext(CONTROL_FLOW.has(value) ? value : toError(value));
-      } catch (error) {
-        // The router threw from inside next(err): nothing else can take it.
-        reportLateFault({ kind: 'error', value: error, handler: handlerName, req });
+        return realNext(error);
+      } catch (routerError) {
+        // The router threw from inside next(err): nothing else can take it, so answer here.
+        reportLateFault({ kind: 'error', value: routerError, handler: handlerName, req });
+        answerDirectly(args[nextIndex - 1], req);
         return undefined;
       }
     };
@@ -82,4 +85,15 @@ function makeWrapper(fn: Handler): Handler {
     }
     return result;
   };
+}
+
+/** A minimal 500 when the error could not be handed to the router; the connection is cut if headers went out. */
+function answerDirectly(res: unknown, req: IncomingMessage | undefined): void {
+  const response = res as ServerResponse | undefined;
+  try {
+    if (typeof response?.end !== 'function' || response.writableEnded || response.destroyed) return;
+    writeProblem(response, undefined);
+  } catch {
+    req?.socket?.destroy();
+  }
 }

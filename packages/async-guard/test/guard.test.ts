@@ -318,9 +318,11 @@ describe('ThrownValueError', () => {
     expect(isThrownValueError(null)).toBe(false);
   });
 
-  it('exposes the message of a 4xx and copies only string and number headers', () => {
-    const error = new ThrownValueError({ statusCode: 409, message: 'conflict', headers: { 'retry-after': 3, bad: { x: 1 } } });
+  it('exposes the message of a 4xx only when the thrown object says expose: true, and copies only string and number headers', () => {
+    const error = new ThrownValueError({ statusCode: 409, message: 'conflict', expose: true, headers: { 'retry-after': 3, bad: { x: 1 } } });
     expect(error).toMatchObject({ status: 409, expose: true, message: 'conflict', headers: { 'retry-after': '3' } });
     expect(Object.isFrozen(error.headers)).toBe(true);
+    expect(new ThrownValueError({ status: 400, message: 'SECRET column "ssn"' })).toMatchObject({ status: 400, expose: false });
+    expect(new ThrownValueError({ status: 500, message: 'SECRET', expose: true })).toMatchObject({ status: 500, expose: false });
   });
 });

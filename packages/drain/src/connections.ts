@@ -5,7 +5,24 @@ import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { notifyLongLived, setSocketOwner, type SocketOwner } from './long-lived';
 
 /** How a socket came to close once the shutdown had started. */
-export type CloseCause = 'afterResponse' | 'idle' | 'neverSent' | 'byClient' | 'forced';
+export type CloseCause = 'afterResponse' | 'idle' | 'neverSent' | 'slowClient' | 'byClient' | 'forced';
+
+/** A connection that held the drain while sending bytes without completing a request. */
+export interface SlowClient {
+  /** The peer's address, e.g. `'203.0.113.7'`. */
+  readonly remoteAddress: string | undefined;
+  /** The peer's port. */
+  readonly remotePort: number | undefined;
+  /** Why it was closed. */
+  readonly reason: 'request incomplete after slowClientGrace' | 'request incomplete at the drain deadline';
+  /** Bytes it sent since its last complete request (or since it connected). */
+  readonly bytesReceived: number;
+  /** Milliseconds it was seen sending without completing a request, from the drain's start at the earliest. */
+  readonly heldMs: number;
+}
+
+/** At most this many slow clients are listed in a report; all are counted. */
+const MAX_SLOW_CLIENTS_LISTED = 20;
 
 /** Socket closes since the shutdown started, by cause. */
 export type SocketCounts = Record<CloseCause, number>;
@@ -26,6 +43,10 @@ class Connection {
   closesAfterResponse = false;
   /** The peer's address and port, while an HTTPS connection is still in its TLS handshake. */
   handshakeKey: string | undefined;
+  /** When the drain first saw bytes arrive with no request emitted: a request head still coming in. */
+  partialSince: number | undefined;
+  /** `bytesRead` after its last complete request (0 before any). */
+  bytesAtLastRequest = 0;
 
   constructor(readonly raw: Socket) {
     this.socket = raw;
@@ -47,7 +68,10 @@ function remoteKey(socket: Socket): string | undefined {
  */
 export class ConnectionTracker implements SocketOwner {
   readonly secure: boolean;
-  readonly counts: SocketCounts = { afterResponse: 0, idle: 0, neverSent: 0, byClient: 0, forced: 0 };
+  readonly counts: SocketCounts = { afterResponse: 0, idle: 0, neverSent: 0, slowClient: 0, byClient: 0, forced: 0 };
+  /** Connections closed (or cut) while a request head was still arriving, the first ones listed. */
+  readonly slowClients: SlowClient[] = [];
+  slowClientCount = 0;
   requestsDuringDrain = 0;
   responsesDuringDrain = 0;
   longLivedNotified = 0;
@@ -68,6 +92,7 @@ export class ConnectionTracker implements SocketOwner {
   #closing = false;
   #closingSince = 0;
   #idleGrace: number;
+  #slowClientGrace: number;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweepAt = Infinity;
   #onEmpty: Array<() => void> = [];
@@ -77,8 +102,10 @@ export class ConnectionTracker implements SocketOwner {
     readonly server: HttpServer | HttpsServer,
     idleGrace: number,
     readonly reportFailure: (error: unknown) => void,
+    slowClientGrace = 2000,
   ) {
     this.#idleGrace = idleGrace;
+    this.#slowClientGrace = slowClientGrace;
     this.secure = server instanceof TlsServer;
     this.#listen('connection', (socket: Socket) => this.#onConnection(socket));
     if (this.secure) this.#listen('secureConnection', (socket: Socket) => this.#onSecureConnection(socket));
@@ -146,7 +173,10 @@ export class ConnectionTracker implements SocketOwner {
     this.#closingSince = Date.now();
     this.#setForceClose(true);
     this.#idleGrace = Math.max(1, Math.min(this.#idleGrace, maxIdleGrace));
+    this.#slowClientGrace = Math.max(1, Math.min(this.#slowClientGrace, maxIdleGrace));
     for (const connection of this.#connections.values()) {
+      // Bytes in since it went quiet and no request out of them: a request head is arriving now.
+      if (connection.responses.length === 0 && connection.socket.bytesRead !== connection.quietBytes) connection.partialSince ??= this.#closingSince;
       for (const res of connection.responses) this.longLivedNotified += notifyLongLived(res, this);
     }
     this.#scheduleSweep();
@@ -160,10 +190,14 @@ export class ConnectionTracker implements SocketOwner {
 
   /** Counts what a forced teardown will cut: from now, closes count as forced. */
   markForced(): void {
+    const now = Date.now();
     for (const connection of this.#connections.values()) {
       if (connection.closedBy !== undefined) continue;
       connection.closedBy = 'forced';
       this.cutRequests += connection.responses.length;
+      if (connection.responses.length === 0 && (connection.partialSince !== undefined || connection.socket.bytesRead !== connection.quietBytes)) {
+        this.#recordSlowClient(connection, 'request incomplete at the drain deadline', now);
+      }
     }
   }
 
@@ -230,6 +264,7 @@ export class ConnectionTracker implements SocketOwner {
     // A connection accepted before drainOnShutdown() was called is adopted at its first request.
     const connection = this.#bySocket.get(req.socket) ?? this.#onConnection(req.socket);
     connection.requests++;
+    connection.partialSince = undefined;
     connection.responses.push(res);
     this.#inFlight++;
     this.#lastActivityAt = Date.now();
@@ -250,6 +285,8 @@ export class ConnectionTracker implements SocketOwner {
       connection.closesAfterResponse = this.#marked.has(res) && res.writableFinished;
       connection.quietSince = Date.now();
       connection.quietBytes = connection.socket.bytesRead;
+      connection.bytesAtLastRequest = connection.quietBytes;
+      connection.partialSince = undefined;
       if (this.#closing) this.#scheduleSweep();
     };
     res.once('finish', done);
@@ -276,10 +313,12 @@ export class ConnectionTracker implements SocketOwner {
     if (!this.#closing) return;
     let earliest = Infinity;
     for (const connection of this.#connections.values()) {
-      if (connection.responses.length === 0 && connection.closedBy === undefined) earliest = Math.min(earliest, connection.quietSince);
+      if (connection.responses.length > 0 || connection.closedBy !== undefined) continue;
+      earliest = Math.min(earliest, Math.max(connection.quietSince, this.#closingSince) + this.#idleGrace);
+      if (connection.partialSince !== undefined) earliest = Math.min(earliest, Math.max(connection.partialSince, this.#closingSince) + this.#slowClientGrace);
     }
     if (earliest === Infinity) return;
-    const at = Math.max(Math.max(earliest, this.#closingSince) + this.#idleGrace, this.#lastActivityAt + this.#serverQuiet);
+    const at = Math.max(earliest, this.#lastActivityAt + this.#serverQuiet);
     if (this.#sweepTimer !== undefined && this.#sweepAt <= at) return;
     clearTimeout(this.#sweepTimer);
     this.#sweepAt = at;
@@ -308,7 +347,16 @@ export class ConnectionTracker implements SocketOwner {
       if (connection.responses.length > 0 || connection.closedBy !== undefined) continue;
       const bytes = connection.socket.bytesRead;
       if (bytes !== connection.quietBytes) {
-        // Bytes arrived with no request yet: one is being read. Wait for it to go quiet again.
+        // Bytes arrived with no request yet: one is being read. Wait for it to go quiet again,
+        // but not for ever: a client trickling a request head (a byte every few hundred ms)
+        // never goes quiet, and would hold the drain to its deadline.
+        connection.partialSince ??= now;
+        if (now - Math.max(connection.partialSince, this.#closingSince) >= this.#slowClientGrace) {
+          connection.closedBy = 'slowClient';
+          this.#recordSlowClient(connection, 'request incomplete after slowClientGrace', now);
+          connection.raw.destroy();
+          continue;
+        }
         connection.quietBytes = bytes;
         connection.quietSince = now;
         continue;
@@ -320,6 +368,21 @@ export class ConnectionTracker implements SocketOwner {
       connection.raw.destroy();
     }
     this.#scheduleSweep();
+  }
+
+  #recordSlowClient(connection: Connection, reason: SlowClient['reason'], now: number): void {
+    this.slowClientCount++;
+    if (this.slowClients.length >= MAX_SLOW_CLIENTS_LISTED) return;
+    const { raw } = connection;
+    this.slowClients.push(
+      Object.freeze({
+        remoteAddress: raw.remoteAddress,
+        remotePort: raw.remotePort,
+        reason,
+        bytesReceived: Math.max(0, connection.socket.bytesRead - connection.bytesAtLastRequest),
+        heldMs: connection.partialSince === undefined ? 0 : now - Math.max(connection.partialSince, this.#closingSince),
+      }),
+    );
   }
 
   #onClose(connection: Connection): void {

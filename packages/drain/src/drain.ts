@@ -3,6 +3,7 @@ import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   activeContexts,
+  runInContext,
   getDefaultLifecycle,
   InvalidOptionError,
   processGlobal,
@@ -11,7 +12,8 @@ import {
   type Logger,
   type ShutdownHookContext,
 } from '@keel/lifecycle';
-import { ConnectionTracker, type SocketCounts } from './connections';
+import { publishComplete, publishDeregister } from './channels';
+import { ConnectionTracker, type SlowClient, type SocketCounts } from './connections';
 import { DrainIncompleteError } from './errors';
 
 import { resolveOptions, type DrainOptions } from './options';
@@ -22,7 +24,10 @@ import { createTerminator } from './terminator';
 export interface DrainReport {
   /** The server's name (the `name` option, or its address). */
   readonly server: string;
-  /** True when no request had to be aborted or cut. */
+  /**
+   * True when no request had to be aborted or cut, and no connection had to be
+   * closed while a request head was still arriving (see `slowClients`).
+   */
   readonly clean: boolean;
   /** Milliseconds from the listener closing to the last socket closed. */
   readonly durationMs: number;
@@ -46,6 +51,10 @@ export interface DrainReport {
   readonly abortedRequests: number;
   /** Requests still unanswered when their sockets were destroyed. */
   readonly cutRequests: number;
+  /** Connections closed while sending a request they never completed (after `slowClientGrace`, or at the deadline). */
+  readonly slowClientCount: number;
+  /** The first 20 of them, each with its remote address and the reason. */
+  readonly slowClients: readonly SlowClient[];
 }
 
 /** What {@link drainOnShutdown} returns. */
@@ -81,7 +90,12 @@ class Drainer {
     this.#logger = lifecycle.logger;
     this.#name = options.name;
     this.#graceMs = Math.max(1, Math.min(options.abortGrace, Math.floor(lifecycle.options.shutdownTimeout / 10)));
-    this.tracker = new ConnectionTracker(server, options.idleGrace, (error) => this.#logger.error('drain: a long-lived response\'s onDrain threw', { server: this.name, error }));
+    this.tracker = new ConnectionTracker(
+      server,
+      options.idleGrace,
+      (error) => this.#logger.error('drain: a long-lived response\'s onDrain threw', { server: this.name, error }),
+      options.slowClientGrace,
+    );
     this.#terminate = createTerminator(server, this.#graceMs);
     if (this.#name === undefined) server.once('listening', () => this.name);
   }
@@ -98,6 +112,7 @@ class Drainer {
   deregister(): void {
     this.#inFlightAtShutdown = this.tracker.inFlight;
     this.tracker.deregister();
+    publishDeregister(this.name, this.#inFlightAtShutdown, this.tracker.size);
     this.#logger.info('drain: deregistering', { phase: 'deregister', server: this.name, inFlight: this.#inFlightAtShutdown, sockets: this.tracker.size });
   }
 
@@ -152,7 +167,7 @@ class Drainer {
 
     const report: DrainReport = {
       server: name,
-      clean: abortedRequests === 0 && this.tracker.cutRequests === 0,
+      clean: abortedRequests === 0 && this.tracker.cutRequests === 0 && this.tracker.slowClientCount === 0,
       durationMs: Date.now() - startedAt,
       inFlightAtShutdown: this.#inFlightAtShutdown,
       inFlightAtDrain,
@@ -162,8 +177,11 @@ class Drainer {
       longLivedNotified: this.tracker.longLivedNotified,
       abortedRequests,
       cutRequests: this.tracker.cutRequests,
+      slowClientCount: this.tracker.slowClientCount,
+      slowClients: [...this.tracker.slowClients],
     };
     (report.clean ? this.#logger.info : this.#logger.error).call(this.#logger, 'drain: complete', { phase: 'complete', ...report });
+    publishComplete(report);
     this.#resolveDrained(report);
     return report;
   }
@@ -173,7 +191,8 @@ class Drainer {
     let aborted = 0;
     for (const context of activeContexts()) {
       if (context.ended || context.aborted || !this.tracker.owns(context.req.socket)) continue;
-      context.abort(new ShuttingDownError());
+      // Its abort listeners run as that request, never as the drain.
+      runInContext(context, () => context.abort(new ShuttingDownError()));
       aborted++;
     }
     return aborted;
@@ -237,6 +256,7 @@ function register(lifecycle: Lifecycle, drainer: Drainer): void {
             failed.map((report) => report.server),
             sum(failed.map((report) => report.abortedRequests)),
             sum(failed.map((report) => report.sockets.forced)),
+            { slowClients: sum(failed.map((report) => report.slowClientCount)) },
           );
         }
       },

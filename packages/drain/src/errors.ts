@@ -1,6 +1,7 @@
 /**
  * What the drain fails with when requests were still running at the drain
- * deadline and had to be aborted or cut: the shutdown then ends with exit code 1.
+ * deadline and had to be aborted or cut, or when connections had to be closed
+ * while a request head was still arriving: the shutdown then ends with exit code 1.
  */
 export class DrainIncompleteError extends Error {
   /** Stable code for matching without `instanceof`. */
@@ -13,6 +14,8 @@ export class DrainIncompleteError extends Error {
   readonly expose = false;
   /** Headers an error handler would send with it. */
   readonly headers: Readonly<Record<string, string>> = Object.freeze({});
+  /** Connections closed while a request head was still arriving. */
+  readonly slowClients: number;
 
   constructor(
     /** The servers that did not drain in time, by name. */
@@ -21,13 +24,16 @@ export class DrainIncompleteError extends Error {
     readonly abortedRequests: number,
     /** Sockets destroyed after the abort grace. */
     readonly destroyedSockets: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; slowClients?: number },
   ) {
+    const slowClients = options?.slowClients ?? 0;
     super(
-      `drain incomplete on ${servers.join(', ')}: ${abortedRequests} request(s) aborted and ${destroyedSockets} socket(s) destroyed at the drain deadline`,
-      options,
+      `drain incomplete on ${servers.join(', ')}: ${abortedRequests} request(s) aborted and ${destroyedSockets} socket(s) destroyed at the drain deadline` +
+        (slowClients > 0 ? `; ${slowClients} connection(s) closed while a request was still arriving` : ''),
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'DrainIncompleteError';
+    this.slowClients = slowClients;
   }
 }
 

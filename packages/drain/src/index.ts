@@ -4,5 +4,7 @@ export { registerLongLived } from './long-lived';
 export type { OnDrain } from './long-lived';
 export { DEFAULTS } from './options';
 export type { DrainOptions } from './options';
-export type { CloseCause, SocketCounts } from './connections';
+export type { CloseCause, SlowClient, SocketCounts } from './connections';
 export { DrainIncompleteError, isDrainIncompleteError } from './errors';
+export { deregisterChannel, completeChannel } from './channels';
+export type { DeregisterMessage, CompleteMessage } from './channels';

@@ -39,6 +39,17 @@ export interface DrainOptions {
    */
   idleGrace: number;
   /**
+   * How long, in ms, the drain lets a connection send bytes without completing
+   * a request (a request head trickling in, one byte at a time: a slow or
+   * hostile client) before closing it, counted from when the drain first sees
+   * it sending. Such a connection never goes quiet, so without this bound it
+   * would hold the drain until the abort. It is reported in the drain report's
+   * `slowClients`, with its address, and makes the drain not clean. At most
+   * half the time left before the abort.
+   * @defaultValue `2000`
+   */
+  slowClientGrace: number;
+  /**
    * The time, in ms, between aborting the requests still running at the drain
    * deadline (their signal fires with a `ShuttingDownError`) and destroying their
    * sockets. Capped at a tenth of the lifecycle's `shutdownTimeout`.
@@ -54,6 +65,7 @@ export const DEFAULTS: Readonly<DrainOptions> = Object.freeze({
   markReady: true,
   acceptQuiet: 100,
   idleGrace: 500,
+  slowClientGrace: 2000,
   abortGrace: 500,
 });
 
@@ -79,6 +91,7 @@ export function resolveOptions(input: unknown): Readonly<DrainOptions> {
     markReady: check.boolean(),
     acceptQuiet: check.duration(1, MAX_GRACE),
     idleGrace: check.duration(1, MAX_GRACE),
+    slowClientGrace: check.duration(1, MAX_GRACE),
     abortGrace: check.duration(1, MAX_GRACE),
   });
 }

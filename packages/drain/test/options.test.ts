@@ -7,7 +7,7 @@ import { testLifecycle } from './helpers';
 describe('drainOnShutdown() options', () => {
   it('has frozen defaults', () => {
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
-    expect(DEFAULTS).toEqual({ lifecycle: undefined, name: undefined, markReady: true, acceptQuiet: 100, idleGrace: 500, abortGrace: 500 });
+    expect(DEFAULTS).toEqual({ lifecycle: undefined, name: undefined, markReady: true, acceptQuiet: 100, idleGrace: 500, slowClientGrace: 2000, abortGrace: 500 });
   });
 
   it('accepts durations as strings and never writes to the caller\'s object', () => {
@@ -21,6 +21,7 @@ describe('drainOnShutdown() options', () => {
   it.each([
     [{ idelGrace: 100 }, 'idelGrace'],
     [{ idleGrace: -1 }, 'idleGrace'],
+    [{ slowClientGrace: 0 }, 'slowClientGrace'],
     [{ abortGrace: 'soon' }, 'abortGrace'],
     [{ acceptQuiet: 0 }, 'acceptQuiet'],
     [{ markReady: 'yes' }, 'markReady'],

@@ -1,1 +1,16 @@
-export {};
+export { runDrill } from './drill';
+export { DEFAULTS, DRILL_FAULTS, DEFAULT_FAULTS, resolveOptions } from './options';
+export type { DrillOptions, DrillTarget, DrillProgress, ResolvedDrillOptions } from './options';
+export { markdown, drillFailures, singleRows, rollingRows, lossKind } from './report';
+export type { DrillResults, SingleResult } from './report';
+export { runShutdownLoad, runShutdowns, summarize, fillPath, LOAD_DEFAULTS } from './shutdown-load';
+export type { LoadOptions, ShutdownLoadOptions, ShutdownLoadResult, ShutdownLoadSummary, FailedRequest } from './shutdown-load';
+export { createClient, classifyError, bodyNames, CLIENT_KINDS } from './clients';
+export type { ClientKind, ClientOptions, DrillClient, Outcome, SendResult } from './clients';
+export { runRollingRestart, ROLLING_DEFAULTS } from './rolling';
+export type { RollingRestartOptions, RollingRestartResult, RestartRecord } from './rolling';
+export { findHaproxy, haproxyConfig, startHaproxy, serverStates, waitForState, INSTALL_HINT } from './haproxy';
+export type { Haproxy, HealthCheckTiming, RunningHaproxy } from './haproxy';
+export { startTarget, freePort, probe } from './target';
+export type { TargetSpec, RunningTarget, TargetLine } from './target';
+export { DrillOptionError, isDrillOptionError } from './errors';

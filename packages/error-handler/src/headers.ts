@@ -24,16 +24,49 @@ const FORBIDDEN = new Set([
   'x-content-type-options',
 ]);
 
+/**
+ * The response headers an error may set by default: those that tell the client
+ * how to retry, authenticate or rephrase the request. Anything else an error
+ * carries (`Set-Cookie`, `Location`, CORS, caching, security, `Server`, and
+ * whatever a downstream service answered with) is dropped unless the
+ * `errorHeaders` option allows it.
+ */
+export const ALLOWED_ERROR_HEADERS: readonly string[] = Object.freeze([
+  'retry-after',
+  'www-authenticate',
+  'allow',
+  'accept',
+  'accept-encoding',
+  'accept-patch',
+  'accept-post',
+  'accept-ranges',
+  'content-language',
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+]);
+
+/** True for a header no error may set, whatever the options: hop-by-hop, or owned by the error response itself. */
+export function isForbiddenErrorHeader(name: string): boolean {
+  return FORBIDDEN.has(name.toLowerCase());
+}
+
 /** Header values as `res.setHeader` takes them. */
 export type HeaderValue = string | readonly string[];
 
 const MAX_HEADERS = 32;
 
 /**
- * Copies the headers of an error into a new object, keeping only valid,
- * allowed names and values; reading `headers` never throws.
+ * Copies the headers of an error into a new object, keeping only valid names
+ * and values on the allow-list ({@link ALLOWED_ERROR_HEADERS} plus `extra`,
+ * lowercase); reading `headers` never throws.
  */
-export function safeErrorHeaders(source: unknown): Record<string, HeaderValue> {
+export function safeErrorHeaders(source: unknown, extra: readonly string[] = []): Record<string, HeaderValue> {
   const result: Record<string, HeaderValue> = {};
   if (typeof source !== 'object' || source === null) return result;
   let keys: string[];
@@ -43,7 +76,8 @@ export function safeErrorHeaders(source: unknown): Record<string, HeaderValue> {
     return result;
   }
   for (const name of keys.slice(0, MAX_HEADERS)) {
-    if (FORBIDDEN.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (FORBIDDEN.has(lower) || (!ALLOWED_ERROR_HEADERS.includes(lower) && !extra.includes(lower))) continue;
     const value = toHeaderValue(read(source, name));
     if (value === undefined) continue;
     try {

@@ -8,5 +8,8 @@ export { RouteNotFoundError, isRouteNotFoundError } from './errors';
 export { normalizeError } from './normalize';
 export type { NormalizedError, NormalizeOptions, CauseInfo, ErrorKind } from './normalize';
 export { negotiate, ERROR_FORMATS } from './negotiate';
+export { ALLOWED_ERROR_HEADERS } from './headers';
 export type { ErrorFormat } from './negotiate';
 export type { ErrorView, DebugView } from './render';
+export { answerChannel } from './channels';
+export type { AnswerMessage } from './channels';

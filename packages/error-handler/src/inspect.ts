@@ -4,6 +4,7 @@
  */
 
 import { types } from 'node:util';
+import { redactValue } from '@keel/lifecycle';
 
 /** `value[key]`, or `undefined` when the read throws. */
 export function read(value: unknown, key: PropertyKey): unknown {
@@ -71,7 +72,8 @@ export function preview(value: unknown, limit: number): string {
   if (value === null) return 'null';
   try {
     const seen = new WeakSet<object>();
-    const json = JSON.stringify(value, (_key, item: unknown) => {
+    // A thrown object is logged as text: redact its fields (nested headers, config, auth) before it becomes one.
+    const json = JSON.stringify(redactValue(value), (_key, item: unknown) => {
       if (typeof item === 'bigint') return item.toString();
       if (typeof item === 'object' && item !== null) {
         if (seen.has(item)) return '[Circular]';

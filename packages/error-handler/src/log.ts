@@ -1,13 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from '@keel/lifecycle';
+import { redactHeaders as redactRequestHeaders, type Logger } from '@keel/lifecycle';
 import winston from 'winston';
 import type { NormalizedError } from './normalize';
-
-/** Request headers that are always logged as `[REDACTED]`. */
-export const ALWAYS_REDACTED: readonly string[] = Object.freeze(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
-
-const REDACTED = '[REDACTED]';
-const MAX_HEADER_VALUE = 1024;
 
 let sharedLogger: Logger | undefined;
 
@@ -28,22 +22,9 @@ export function levelOf(error: NormalizedError, clientErrorLevel: 'info' | 'warn
   return clientErrorLevel;
 }
 
-/** The request headers with sensitive values replaced and long values cut. */
+/** The request headers with credentials redacted (the shared list plus `extra`), URLs without query, long values cut. */
 export function redactHeaders(headers: IncomingMessage['headers'], extra: readonly string[]): Record<string, string | string[]> {
-  const result: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (ALWAYS_REDACTED.includes(name) || extra.includes(name)) {
-      result[name] = REDACTED;
-    } else {
-      result[name] = Array.isArray(value) ? value.map(cut) : cut(value);
-    }
-  }
-  return result;
-}
-
-function cut(value: string): string {
-  return value.length > MAX_HEADER_VALUE ? `${value.slice(0, MAX_HEADER_VALUE)}…` : value;
+  return redactRequestHeaders(headers, extra);
 }
 
 /** What one log line says about a failed request. */
@@ -77,6 +58,7 @@ export function logFields(line: LogLine): Record<string, unknown> {
       message: error.message,
       ...(error.errorCode !== undefined ? { code: error.errorCode } : {}),
       ...(error.thrown !== undefined ? { thrown: error.thrown } : {}),
+      ...(error.downstreamStatus !== undefined ? { downstreamStatus: error.downstreamStatus } : {}),
       ...(server && error.stack !== undefined ? { stack: error.stack } : {}),
       ...(server && error.causes.length > 0 ? { causes: error.causes } : {}),
     },

@@ -12,8 +12,14 @@ export type ErrorKind =
   | 'keel'
   /** An error with a valid `status` or `statusCode` (http-errors, or any object). */
   | 'http'
-  /** A timeout of a call to another service (`TimeoutError`, undici's timeouts). */
+  /** A timeout of a call to another service (`TimeoutError`, undici's timeouts): answered 504. */
   | 'downstream-timeout'
+  /**
+   * An HTTP client's error about another service (undici `UND_ERR_*`, axios,
+   * got, node-fetch and ky style): answered 502, never with the downstream's
+   * own status, headers or message.
+   */
+  | 'downstream'
   /** Any other Error: a bug, answered 500. */
   | 'error'
   /** A thrown value that is not an Error (string, number, null, plain object). */
@@ -53,6 +59,8 @@ export interface NormalizedError {
   readonly errorCode?: string;
   /** For logs: the `typeof` of a thrown value that is not an Error. */
   readonly thrown?: string;
+  /** For logs: the status another service answered, when a downstream error carried one. */
+  readonly downstreamStatus?: number;
   /** For logs: the stack, bounded. */
   readonly stack?: string;
   /** For logs: the `cause` chain, outermost first. */
@@ -68,6 +76,11 @@ export interface NormalizeOptions {
   maxDetailLength?: number;
   /** The reason the request's signal aborted with, to classify an `AbortError` it caused. */
   abortReason?: unknown;
+  /**
+   * Response headers an error may set beyond `ALLOWED_ERROR_HEADERS`, lowercase.
+   * @defaultValue `[]`
+   */
+  errorHeaders?: readonly string[];
 }
 
 /** Longest message kept for a log line, in characters. */
@@ -102,6 +115,11 @@ const BODY_PARSER_TYPES = new Set([
 
 const DOWNSTREAM_TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
+/** Names HTTP clients give the errors they raise about a downstream response or connection. */
+const DOWNSTREAM_NAMES = new Set(['HTTPError', 'FetchError', 'ResponseError', 'ResponseStatusCodeError', 'AxiosError']);
+/** Codes of those errors: got's non-2xx, axios's timeout and bad-response codes. */
+const DOWNSTREAM_CODES = new Set(['ERR_NON_2XX_3XX_RESPONSE', 'ERR_BAD_RESPONSE', 'ERR_BAD_REQUEST', 'ECONNABORTED']);
+
 const SAFE_CODE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 
 interface Classification {
@@ -113,6 +131,7 @@ interface Classification {
   readonly keelCode?: string;
   readonly bodyParserType?: string;
   readonly retryAfter?: boolean;
+  readonly downstreamStatus?: number;
 }
 
 /**
@@ -131,7 +150,9 @@ export function normalizeError(value: unknown, options: NormalizeOptions = {}): 
 
   // Only a `message` the error carries may be shown, never a dump of a thrown object.
   const ownMessage = readString(value, 'message');
-  const exposed = status < 500 && ownMessage !== undefined && ownMessage.length > 0 && read(value, 'expose') !== false;
+  // As http-errors and Koa: shown only when the error says so. Boom's 4xx payload message is its client-facing text.
+  const exposable = read(value, 'expose') === true || classification.kind === 'boom';
+  const exposed = status < 500 && classification.own && exposable && ownMessage !== undefined && ownMessage.length > 0;
   const detail = exposed ? clientText(message, maxDetailLength) || title : title;
 
   let code: string;
@@ -140,7 +161,7 @@ export function normalizeError(value: unknown, options: NormalizeOptions = {}): 
   else if (classification.bodyParserType !== undefined && status < 500) code = codeForType(classification.bodyParserType);
   else code = codeForStatus(status);
 
-  const headers = classification.own ? safeErrorHeaders(classification.headersSource) : {};
+  const headers = classification.own ? safeErrorHeaders(classification.headersSource, options.errorHeaders) : {};
   if (classification.retryAfter && !hasHeader(headers, 'retry-after')) headers['Retry-After'] = '1';
 
   const stack = readString(value, 'stack');
@@ -156,6 +177,7 @@ export function normalizeError(value: unknown, options: NormalizeOptions = {}): 
     message: truncate(message, LOG_MESSAGE_LIMIT),
     ...(errorCode !== undefined ? { errorCode: truncate(errorCode, 128) } : {}),
     ...(error ? {} : { thrown: typeOf(value) }),
+    ...(classification.downstreamStatus !== undefined ? { downstreamStatus: classification.downstreamStatus } : {}),
     ...(stack !== undefined && error ? { stack: truncate(stack, LOG_STACK_LIMIT) } : {}),
     causes: causesOf(value),
   };
@@ -170,6 +192,11 @@ function classify(value: unknown, abortReason: unknown): Classification {
   const ownStatus = [read(value, 'status'), read(value, 'statusCode')].find(isErrorStatus);
   const code = codeOf(value);
   const keel = code !== undefined ? KEEL_CODES[code] : undefined;
+  if (keel === undefined && !isAbortError(value)) {
+    // Before the error's own status: that is the downstream's, not this service's answer.
+    const downstream = downstreamOf(value) ?? (ownStatus === undefined ? downstreamOf(read(value, 'cause')) : undefined);
+    if (downstream !== undefined) return downstream;
+  }
   if (ownStatus !== undefined) {
     const type = readString(value, 'type');
     const bodyParserType = type !== undefined && BODY_PARSER_TYPES.has(type) ? type : undefined;
@@ -194,6 +221,36 @@ function classify(value: unknown, abortReason: unknown): Classification {
   }
   if (isDownstreamTimeout(value) || isDownstreamTimeout(read(value, 'cause'))) return { kind: 'downstream-timeout', status: 504, own: false };
   return { kind: isError(value) ? 'error' : 'non-error', status: 500, own: false };
+}
+
+/** The classification of an HTTP client's error about another service, or `undefined` for any other value. */
+function downstreamOf(value: unknown): Classification | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const code = codeOf(value);
+  const name = readString(value, 'name');
+  const response = read(value, 'response');
+  const responseStatus = [read(response, 'status'), read(response, 'statusCode')].find(isHttpStatus);
+  const undici = code !== undefined && code.startsWith('UND_ERR_');
+  const client =
+    undici ||
+    read(value, 'isAxiosError') === true ||
+    (name !== undefined && DOWNSTREAM_NAMES.has(name)) ||
+    (code !== undefined && DOWNSTREAM_CODES.has(code) && typeof read(value, 'config') === 'object') ||
+    code === 'ERR_NON_2XX_3XX_RESPONSE' ||
+    responseStatus !== undefined;
+  if (!client) return undefined;
+  const downstreamStatus = responseStatus ?? (undici || name === 'FetchError' ? [read(value, 'statusCode'), read(value, 'status')].find(isHttpStatus) : undefined);
+  const timeout = (code !== undefined && (DOWNSTREAM_TIMEOUT_CODES.has(code) || code === 'ECONNABORTED')) || name === 'TimeoutError';
+  return {
+    kind: timeout ? 'downstream-timeout' : 'downstream',
+    status: timeout ? 504 : 502,
+    own: false,
+    ...(downstreamStatus !== undefined ? { downstreamStatus } : {}),
+  };
+}
+
+function isHttpStatus(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599;
 }
 
 function isAbortError(value: unknown): boolean {

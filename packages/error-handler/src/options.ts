@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { check, InvalidOptionError, resolveOptions as resolve, type Logger, type OptionCheck } from '@keel/lifecycle';
+import { check, InvalidOptionError, redactingLogger, resolveOptions as resolve, type Logger, type OptionCheck } from '@keel/lifecycle';
+import { isForbiddenErrorHeader } from './headers';
 import { defaultLogger } from './log';
 import { ERROR_FORMATS, type ErrorFormat } from './negotiate';
 import type { NormalizedError } from './normalize';
@@ -78,11 +79,22 @@ export interface ErrorHandlerOptions {
    */
   clientErrorLevel: 'info' | 'warn';
   /**
-   * Request headers logged as `[REDACTED]`, in addition to `authorization`,
-   * `proxy-authorization`, `cookie` and `set-cookie`, which always are.
+   * Header and field names (`*` matches any run of characters) logged as
+   * `[REDACTED]`, in addition to the shared list of `@keel/lifecycle`
+   * (`DEFAULT_REDACTED_NAMES`: `authorization`, cookies, `x-api-key`,
+   * `*token*`, `*-key`, `*secret*`, `*auth*`, ...), which always is.
    * @defaultValue `[]`
    */
   redactHeaders: readonly string[];
+  /**
+   * Response headers an error's `headers` may set, in addition to the built-in
+   * allow-list (`ALLOWED_ERROR_HEADERS`: `Retry-After`, `WWW-Authenticate`,
+   * `Allow`, `Accept-*`, `Content-Language`, rate-limit headers). Hop-by-hop
+   * headers and those the error response owns (`Content-Type`, `Content-Length`, ...)
+   * cannot be allowed.
+   * @defaultValue `[]`
+   */
+  errorHeaders: readonly string[];
   /**
    * The response header that carries the trace ID, set only if not set already; `false` for none.
    * @defaultValue `'x-request-id'`
@@ -119,6 +131,7 @@ export const DEFAULTS: Readonly<Omit<ErrorHandlerOptions, 'env' | 'logger' | 'li
   typeBaseUrl: undefined,
   clientErrorLevel: 'warn' as const,
   redactHeaders: Object.freeze([] as string[]),
+  errorHeaders: Object.freeze([] as string[]),
   traceHeader: 'x-request-id',
   maxDetailLength: 1024,
   onError: undefined,
@@ -164,6 +177,7 @@ export function resolveOptions(input: unknown): ResolvedErrorHandlerOptions {
       logger: check.logger<Logger>(),
       clientErrorLevel: check.oneOf('info', 'warn'),
       redactHeaders: check.arrayOf(check.string(HEADER_NAME), 'an array of header names'),
+      errorHeaders: check.arrayOf(check.string(HEADER_NAME), 'an array of header names'),
       traceHeader: check.either(check.oneOf(false), check.string(HEADER_NAME), 'a header name or false'),
       maxDetailLength: check.number(16, 1_048_576, true),
       lifecycle: shutdownState,
@@ -174,10 +188,17 @@ export function resolveOptions(input: unknown): ResolvedErrorHandlerOptions {
   if (options.debug && production) {
     throw new InvalidOptionError(PACKAGE, 'debug', "false when env is 'production' (debug bodies show stacks and internal messages)", true);
   }
+  const forbidden = options.errorHeaders.find(isForbiddenErrorHeader);
+  if (forbidden !== undefined) {
+    throw new InvalidOptionError(PACKAGE, 'errorHeaders', 'header names other than hop-by-hop ones and those the error response owns (Content-Type, Content-Length, ...)', forbidden);
+  }
+  const redactHeaders = Object.freeze(options.redactHeaders.map((name) => name.toLowerCase()));
   return Object.freeze({
     ...options,
-    redactHeaders: Object.freeze(options.redactHeaders.map((name) => name.toLowerCase())),
-    logger: options.logger ?? defaultLogger(),
+    redactHeaders,
+    errorHeaders: Object.freeze(options.errorHeaders.map((name) => name.toLowerCase())),
+    // Every line goes through the shared redaction, thrown objects' nested fields included.
+    logger: redactingLogger(options.logger ?? defaultLogger(), redactHeaders),
     production,
   });
 }

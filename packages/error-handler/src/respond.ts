@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bind, contextOf, getContext, peekDefaultLifecycle, type RequestContext } from '@keel/lifecycle';
+import { publishAnswer } from './channels';
 import { levelOf, logFields, redactHeaders, writeLog } from './log';
 import { MEDIA_TYPES, negotiate, type ErrorFormat } from './negotiate';
 import { normalizeError, type NormalizedError } from './normalize';
@@ -22,6 +23,7 @@ export function createResponder(options: ResolvedErrorHandlerOptions): Responder
     const context = contextOfRequest(req);
     const error = normalizeError(value, {
       maxDetailLength: options.maxDetailLength,
+      errorHeaders: options.errorHeaders,
       ...(context?.aborted ? { abortReason: context.signal.reason } : {}),
     });
     const traceId = typeof context?.traceId === 'string' ? context.traceId : undefined;
@@ -54,6 +56,7 @@ export function createResponder(options: ResolvedErrorHandlerOptions): Responder
       guardLateWrites(res, () => {
         writeLog(logger, 'warn', 'write after the error response ignored', { method, path, status: error.status, ...(traceId !== undefined ? { traceId } : {}) });
       });
+      publishAnswer(req, error.status, error.code, final);
       report(options, value, { req, status: error.status, code: error.code, ...(traceId !== undefined ? { traceId } : {}), outcome: final, error });
     };
 

@@ -159,10 +159,10 @@ describeEachExpress('errorHandler() response formats', ({ express }) => {
     expect(JSON.parse(res.text).title).toBe('Internal Server Error');
   });
 
-  it("keeps the error's own Cache-Control", async () => {
+  it("answers no-store whatever Cache-Control the error carries, and keeps its Retry-After", async () => {
     const res = await request(app).get('/cacheable-error');
     expect(res.status).toBe(429);
-    expect(res.headers['cache-control']).toBe('max-age=10');
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['retry-after']).toBe('10');
   });
 

@@ -58,6 +58,7 @@ describeEachExpress('errorHandler() options', ({ express }) => {
       typeBaseUrl: undefined,
       clientErrorLevel: 'warn',
       redactHeaders: [],
+      errorHeaders: [],
       traceHeader: 'x-request-id',
       maxDetailLength: 1024,
       onError: undefined,

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EVENT_SOURCE, emitEventsInContext, type EventContext, type EventContextSource } from './event-context';
-import { processGlobal } from './process-global';
+import type { Socket } from 'node:net';
+import { LISTENER_SOURCE, addUnboundListener, bindListenersInContext, type ListenerContext, type ListenerContextSource } from './listener-context';
+import { versionedProcessGlobal } from './process-global';
 
 /**
  * The one context object of a request, shared by every keel package. trace-id
@@ -23,6 +24,8 @@ export interface RequestContext {
   parentId?: string;
   /** The sampled flag of an incoming `traceparent` (set by `@keel/trace-id`). */
   sampled?: boolean;
+  /** The request ID a trusted caller sent (`X-Request-ID`), kept beside the trace ID (set by `@keel/trace-id`). */
+  requestId?: string;
   /** Epoch milliseconds at which the request's deadline expires (set by `@keel/timeout`). */
   deadline?: number;
   /**
@@ -44,17 +47,31 @@ export const CONTEXT_PROPERTY = Symbol.for('keel.requestContext');
 // Set once the request's events re-enter a bridged store's scope (on the first entry under a bridge).
 const BRIDGE_SCOPED = Symbol.for('keel.lifecycle.bridgeScoped');
 
-class KeelRequestContext implements RequestContext, EventContext {
+/**
+ * On a socket: the first of the contexts still open on it (more than one when
+ * the client pipelines), the rest linked through the contexts themselves; `null`
+ * once the socket is tracked and none is open.
+ */
+const SOCKET_CONTEXTS = Symbol.for('keel.lifecycle.socketContexts.v2');
+
+type TrackedSocket = Socket & { [SOCKET_CONTEXTS]?: KeelRequestContext | null };
+
+class KeelRequestContext implements RequestContext, ListenerContext {
   // On the prototype (set below the store it names), so no request pays for it.
-  declare readonly [EVENT_SOURCE]: EventContextSource<EventContext>;
+  declare readonly [LISTENER_SOURCE]: ListenerContextSource;
   readonly startedAt = Date.now();
   traceId?: string;
   spanId?: string;
   parentId?: string;
   sampled?: boolean;
+  requestId?: string;
   deadline?: number;
   ended = false;
   [BRIDGE_SCOPED] = false;
+  /** The socket whose list of open contexts holds this one, while it does. */
+  socket: TrackedSocket | undefined = undefined;
+  previousOnSocket: KeelRequestContext | undefined = undefined;
+  nextOnSocket: KeelRequestContext | undefined = undefined;
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #aborted = false;
@@ -86,8 +103,8 @@ class KeelRequestContext implements RequestContext, EventContext {
 
   // Logging a context must not serialise the whole request and response.
   toJSON(): Record<string, unknown> {
-    const { startedAt, traceId, spanId, parentId, sampled, deadline, ended } = this;
-    return { startedAt, traceId, spanId, parentId, sampled, deadline, aborted: this.#aborted, ended };
+    const { startedAt, traceId, spanId, parentId, sampled, requestId, deadline, ended } = this;
+    return { startedAt, traceId, spanId, parentId, sampled, requestId, deadline, aborted: this.#aborted, ended };
   }
 }
 
@@ -105,17 +122,26 @@ export type ContextEndListener = (context: RequestContext) => void;
 
 interface ContextState {
   readonly storage: AsyncLocalStorage<RequestContext>;
-  readonly active: Set<RequestContext>;
   bridge: ContextBridge | undefined;
-  endListeners?: ContextEndListener[];
+  readonly endListeners: ContextEndListener[];
+  /** The sockets with a context open now or earlier, until they close: per connection, never per request. */
+  readonly sockets: Set<TrackedSocket>;
 }
 
-const state = processGlobal<ContextState>('keel.lifecycle.contextState', () => ({
+// Version 2: contexts kept per socket, none in a process-wide set.
+const state = versionedProcessGlobal<ContextState>('keel.lifecycle.contextState', 2, () => ({
   storage: new AsyncLocalStorage<RequestContext>(),
-  active: new Set(),
   bridge: undefined,
+  endListeners: [],
+  sockets: new Set(),
 }));
-const endListeners = (state.endListeners ??= []);
+// Read once: a test runner may retire the global object holding them while sockets of an earlier file still close.
+const { storage, endListeners, sockets } = state;
+
+const listenerSource: ListenerContextSource = {
+  inRequest: () => storage.getStore() !== undefined,
+};
+Object.defineProperty(KeelRequestContext.prototype, LISTENER_SOURCE, { value: listenerSource });
 
 /** Sets (or with `undefined`, clears) the bridge every new request context is also published through. */
 export function setContextBridge(bridge: ContextBridge | undefined): void {
@@ -129,7 +155,7 @@ export function getContextBridge(): ContextBridge | undefined {
 
 /** Returns the context of the request whose async chain is running, or `undefined` outside one. */
 export function getContext(): RequestContext | undefined {
-  return state.storage.getStore();
+  return storage.getStore();
 }
 
 /** Returns the context attached to `req`, or `undefined` when no keel middleware has seen it. */
@@ -137,17 +163,28 @@ export function contextOf(req: IncomingMessage): RequestContext | undefined {
   return (req as unknown as Record<symbol, RequestContext | undefined>)[CONTEXT_PROPERTY];
 }
 
-/** The contexts of every request whose response has not ended yet. */
+/**
+ * A snapshot of the contexts of every request still open, on every
+ * connection: derived when called (shutdown calls it), never kept up to date
+ * per request. A request whose `req` has no socket (a made-up request handed
+ * to `app.handle()`) is not listed.
+ */
 export function activeContexts(): ReadonlySet<RequestContext> {
-  return state.active;
+  const snapshot = new Set<RequestContext>();
+  for (const socket of sockets) {
+    for (let context = socket[SOCKET_CONTEXTS]; context; context = context.nextOnSocket) snapshot.add(context);
+  }
+  return snapshot;
 }
 
 /**
- * Calls `listener` whenever a request context ends: when its response emits
- * `'close'` (after `'finish'`, or when the connection closed first; then
- * `context.res.writableEnded` is false), before the response's own `'close'`
- * listeners run. One listener for all requests, where a `'close'` listener per
- * response would cost every request. Returns the function that removes it.
+ * Calls `listener` whenever a request context ends, exactly once per request:
+ * when its response closes (after `'finish'`, or when the connection closed
+ * first; then `context.res.writableEnded` is false), or when its connection
+ * closes with the response still queued behind a pipelined one. The listener
+ * runs in that request's context, before the response's own `'close'` listeners
+ * added inside the request. One listener for all requests. Returns the
+ * function that removes it.
  */
 export function onRequestContextEnd(listener: ContextEndListener): () => void {
   endListeners.push(listener);
@@ -165,27 +202,6 @@ export function bind<F extends (...args: any[]) => unknown>(fn: F): F {
   return AsyncResource.bind(fn) as F;
 }
 
-const eventContextSource: EventContextSource<KeelRequestContext> = {
-  storage: state.storage as AsyncLocalStorage<KeelRequestContext>,
-  responseClosed(context) {
-    // A response whose emit another library wraps passes through two context emits: end it once.
-    if (context.ended) return;
-    context.ended = true;
-    state.active.delete(context);
-    for (let i = 0; i < endListeners.length; i++) {
-      try {
-        endListeners[i]!(context);
-      } catch (error) {
-        // A listener's bug must not stop the response's own 'close' listeners: surface it as uncaught.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }
-  },
-};
-Object.defineProperty(KeelRequestContext.prototype, EVENT_SOURCE, { value: eventContextSource });
-
 /**
  * Returns the context of `req`, opening it when no keel middleware has yet,
  * without entering it: a middleware can fill in its fields first, then call
@@ -196,28 +212,102 @@ export function openRequestContext(req: IncomingMessage, res: ServerResponse): R
 }
 
 function createContext(req: IncomingMessage, res: ServerResponse): KeelRequestContext {
+  bindListenersInContext(CONTEXT_PROPERTY);
   const context = new KeelRequestContext(req, res);
   // Plain assignment: defineProperty costs ten times more per request. Symbol keys stay out of Object.keys and JSON.
   (req as unknown as Record<symbol, RequestContext>)[CONTEXT_PROPERTY] = context;
-  // Node emits req and res events from the connection's async context, not the request's: re-enter it.
-  // A ServerResponse always emits 'close' once, after 'finish' or on an aborted connection: that ends the context.
-  emitEventsInContext(req, res, context, CONTEXT_PROPERTY);
-  if (res.closed) context.ended = true;
-  else state.active.add(context);
+  if (res.closed) {
+    context.ended = true;
+    return context;
+  }
+  // First, so the context has ended when the listeners the request added run.
+  addUnboundListener(res, 'close', endOnResponseClose, true);
+  const socket = req.socket as TrackedSocket | null | undefined;
+  if (socket !== null && socket !== undefined && !socket.closed) track(context, socket);
   return context;
+}
+
+// Shared by every response: `this` names it, so adding it allocates nothing.
+function endOnResponseClose(this: ServerResponse): void {
+  const context = contextOf(this.req) as KeelRequestContext | undefined;
+  if (context !== undefined && context.res === this) endContext(context);
+}
+
+function track(context: KeelRequestContext, socket: TrackedSocket): void {
+  const head = socket[SOCKET_CONTEXTS];
+  context.socket = socket;
+  if (head === undefined) {
+    // The socket's first context: one listener and one set entry per connection.
+    addUnboundListener(socket, 'close', endSocketContexts, false);
+    sockets.add(socket);
+  }
+  if (head === undefined || head === null) {
+    socket[SOCKET_CONTEXTS] = context;
+    return;
+  }
+  let tail = head;
+  while (tail.nextOnSocket !== undefined) tail = tail.nextOnSocket;
+  tail.nextOnSocket = context;
+  context.previousOnSocket = tail;
+}
+
+function untrack(context: KeelRequestContext): void {
+  const socket = context.socket;
+  if (socket === undefined) return;
+  const { previousOnSocket: previous, nextOnSocket: next } = context;
+  if (previous === undefined) socket[SOCKET_CONTEXTS] = next ?? null;
+  else previous.nextOnSocket = next;
+  if (next !== undefined) next.previousOnSocket = previous;
+  context.socket = context.previousOnSocket = context.nextOnSocket = undefined;
+}
+
+// Node 20 and 22 never emit 'close' on a pipelined response still queued when its socket dies: end those here.
+function endSocketContexts(this: TrackedSocket): void {
+  sockets.delete(this);
+  let context = this[SOCKET_CONTEXTS];
+  this[SOCKET_CONTEXTS] = null;
+  while (context !== undefined && context !== null) {
+    const next = context.nextOnSocket;
+    context.socket = context.previousOnSocket = context.nextOnSocket = undefined;
+    endContext(context);
+    context = next;
+  }
+}
+
+function endContext(context: KeelRequestContext): void {
+  // A response can close and its socket too: the context ends once.
+  if (context.ended) return;
+  context.ended = true;
+  untrack(context);
+  if (endListeners.length === 0) return;
+  if (storage.getStore() === context) tellEnd(context);
+  else runWith(context, () => tellEnd(context));
+}
+
+function tellEnd(context: RequestContext): void {
+  for (let i = 0; i < endListeners.length; i++) {
+    try {
+      endListeners[i]!(context);
+    } catch (error) {
+      // A listener's bug must not stop the others, nor the response's own 'close' listeners: surface it as uncaught.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
 }
 
 /**
  * Runs `next` inside the request's context, opening the context on first use.
  * Every keel middleware calls this, so whichever runs first opens the context
  * and the rest join it; the context is entered with `run()`, never `enterWith()`.
- * Events of `req` and `res` (`'data'`, `'end'`, `'finish'`, `'close'`...) are
- * emitted in the request's async context too, whoever listens to them.
+ * Listeners that code inside the request adds to `req` and `res` (`'data'`,
+ * `'end'`, `'finish'`, `'close'`...) run in the request's context too.
  */
 export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse, next: () => T): T {
   const context = (contextOf(req) as KeelRequestContext | undefined) ?? createContext(req, res);
-  if (state.storage.getStore() === context) return next();
-  if (state.bridge === undefined) return state.storage.run(context, next);
+  if (storage.getStore() === context) return next();
+  if (state.bridge === undefined) return storage.run(context, next);
   if (context[BRIDGE_SCOPED]) return runWith(context, next);
   context[BRIDGE_SCOPED] = true;
   return runWith(context, () => {
@@ -227,6 +317,16 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
     emitInScope(resource, res);
     return next();
   });
+}
+
+/**
+ * Runs `fn` in the context of the request `context` belongs to, from anywhere:
+ * a timer or queue shared by many requests uses it to run each request's own
+ * callback as that request.
+ */
+export function runInContext<T>(context: RequestContext, fn: () => T): T {
+  if (storage.getStore() === context) return fn();
+  return runWith(context, fn);
 }
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
@@ -240,13 +340,14 @@ function emitInScope(resource: AsyncResource, emitter: IncomingMessage | ServerR
 
 function runWith<T>(context: RequestContext, fn: () => T): T {
   const { bridge } = state;
-  if (bridge === undefined) return state.storage.run(context, fn);
-  return state.storage.run(context, () => bridge.run(context, fn));
+  if (bridge === undefined) return storage.run(context, fn);
+  return storage.run(context, () => bridge.run(context, fn));
 }
 
 /**
  * Runs `fn` outside any request context, so work that a request only triggered
- * (a shutdown started by a fault in one request) never runs as that request.
+ * (a shutdown started by a fault in one request, a timer shared by many
+ * requests) never runs as that request.
  */
 export function runOutsideRequestContext<T>(fn: () => T): T {
   return outsideRequests.runInAsyncScope(fn);

@@ -1,3 +1,4 @@
+import { runOutsideRequestContext } from './context';
 import type { ResolvedHealthCheck } from './options';
 
 /** How one health check ended. */
@@ -8,9 +9,30 @@ export interface HealthCheckResult {
   readonly error?: string;
 }
 
-/** Runs health checks within their timeouts; concurrent runs of one check share the run in flight. */
+/** One check's call, from its start until it settles, whatever its timeout said meanwhile. */
+interface Call {
+  readonly startedAt: number;
+  /** Resolves with the call's own outcome, once it settles. */
+  readonly settled: Promise<HealthCheckResult>;
+  /** Set once the call has settled. */
+  outcome: HealthCheckResult | undefined;
+}
+
+/**
+ * Runs health checks within their timeouts, one call in flight per check at a
+ * time: probe requests during a call join it. A call that outlives its
+ * timeout counts as failing (`'timeout'`) until it settles, and no second call
+ * starts meanwhile, so a stuck dependency never gathers a pile of waiting
+ * calls. A settled result is reused for `cacheTtl` ms.
+ */
 export class HealthCheckRunner {
-  readonly #inFlight = new Map<ResolvedHealthCheck, Promise<HealthCheckResult>>();
+  readonly #calls = new Map<ResolvedHealthCheck, Call>();
+  readonly #results = new Map<ResolvedHealthCheck, { readonly result: HealthCheckResult; readonly at: number }>();
+
+  constructor(
+    /** How long, in ms, a settled result answers probes before the check is called again; 0 calls it for every probe. */
+    readonly cacheTtl = 0,
+  ) {}
 
   /** Runs every check at once and resolves with their results by name; never rejects. */
   async runAll(checks: readonly ResolvedHealthCheck[]): Promise<Record<string, HealthCheckResult>> {
@@ -18,43 +40,75 @@ export class HealthCheckRunner {
     return Object.fromEntries(checks.map((check, index) => [check.name, results[index]!]));
   }
 
-  /** Runs one check, or joins its run in flight. */
+  /** The result of one check: cached, the call in flight's, or a new call's; never rejects. */
   run(check: ResolvedHealthCheck): Promise<HealthCheckResult> {
-    let running = this.#inFlight.get(check);
-    if (running === undefined) {
-      running = runCheck(check).finally(() => this.#inFlight.delete(check));
-      this.#inFlight.set(check, running);
+    const cached = this.#results.get(check);
+    if (cached !== undefined && Date.now() - cached.at < this.cacheTtl) return Promise.resolve(cached.result);
+    let call = this.#calls.get(check);
+    if (call !== undefined) {
+      const elapsed = Date.now() - call.startedAt;
+      // Past its timeout and still running: failing now, and no second call piles up behind it.
+      if (elapsed >= check.timeout) return Promise.resolve(timedOut(check, elapsed));
+      return withinTimeout(check, call);
     }
-    return running;
+    // Shared by every probe request that joins it: the call runs in no request's context.
+    call = runOutsideRequestContext(() => this.#start(check));
+    return withinTimeout(check, call);
+  }
+
+  #start(check: ResolvedHealthCheck): Call {
+    const startedAt = Date.now();
+    const controller = new AbortController();
+    const call: Call = {
+      startedAt,
+      outcome: undefined,
+      settled: Promise.resolve()
+        .then(() => check.check(controller.signal))
+        .then(
+          (value): HealthCheckResult =>
+            value === false ? { status: 'failed', durationMs: Date.now() - startedAt, error: 'returned false' } : { status: 'ok', durationMs: Date.now() - startedAt },
+          (error: unknown): HealthCheckResult => ({ status: 'failed', durationMs: Date.now() - startedAt, error: errorMessage(error) }),
+        ),
+    };
+    this.#calls.set(check, call);
+    // The timeout aborts the check's signal so it can cancel its work; the call still counts until it settles.
+    const timer = setTimeout(() => controller.abort(new Error(`health check "${check.name}" timed out after ${check.timeout} ms`)), check.timeout);
+    // A probe in flight must not keep a process that is otherwise done alive.
+    timer.unref();
+    void call.settled.then((outcome) => {
+      clearTimeout(timer);
+      call.outcome = outcome;
+      if (this.#calls.get(check) === call) this.#calls.delete(check);
+      // A call that settled after its timeout was answered as a timeout: cache what probes were told.
+      const late = outcome.durationMs >= check.timeout;
+      this.#results.set(check, { result: late ? timedOut(check, outcome.durationMs) : outcome, at: Date.now() });
+    });
+    return call;
   }
 }
 
-async function runCheck(check: ResolvedHealthCheck): Promise<HealthCheckResult> {
-  const startedAt = Date.now();
-  const controller = new AbortController();
+/** The call's outcome, or `'timeout'` once its time is up, whichever comes first. */
+function withinTimeout(check: ResolvedHealthCheck, call: Call): Promise<HealthCheckResult> {
+  if (call.outcome !== undefined) return Promise.resolve(call.outcome);
+  const left = Math.max(0, check.timeout - (Date.now() - call.startedAt));
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), check.timeout);
-    // A probe in flight must not keep a process that is otherwise done alive.
+  const timeout = new Promise<HealthCheckResult>((resolve) => {
+    timer = setTimeout(() => resolve(timedOut(check, Date.now() - call.startedAt)), left);
     timer.unref();
   });
-  try {
-    const value = await Promise.race([Promise.resolve().then(() => check.check(controller.signal)), timedOut]);
-    if (value === 'timeout') {
-      controller.abort(new Error(`health check "${check.name}" timed out after ${check.timeout} ms`));
-      return { status: 'timeout', durationMs: Date.now() - startedAt, error: `timed out after ${check.timeout} ms` };
-    }
-    if (value === false) return { status: 'failed', durationMs: Date.now() - startedAt, error: 'returned false' };
-    return { status: 'ok', durationMs: Date.now() - startedAt };
-  } catch (error) {
-    return { status: 'failed', durationMs: Date.now() - startedAt, error: errorMessage(error) };
-  } finally {
-    clearTimeout(timer);
-  }
+  return Promise.race([call.settled, timeout]).finally(() => clearTimeout(timer));
+}
+
+function timedOut(check: ResolvedHealthCheck, durationMs: number): HealthCheckResult {
+  return { status: 'timeout', durationMs, error: `timed out after ${check.timeout} ms` };
 }
 
 function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
+  try {
+    if (error instanceof Error) return error.message;
+  } catch {
+    return 'failed';
+  }
   if (typeof error === 'string') return error;
   return 'failed';
 }

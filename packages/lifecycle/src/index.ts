@@ -18,8 +18,8 @@ export { SHUTDOWN_PHASES } from './hooks';
 export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOptions, HookOutcome } from './hooks';
 export type { Beacon } from './beacons';
 export { runOutsideRequestContext } from './context';
-export { processGlobal } from './process-global';
-export { runInRequestContext, openRequestContext, getContext, contextOf, activeContexts, onRequestContextEnd, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
+export { processGlobal, versionedProcessGlobal } from './process-global';
+export { runInRequestContext, runInContext, openRequestContext, getContext, contextOf, activeContexts, onRequestContextEnd, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
 export type { RequestContext, ContextBridge, ContextEndListener } from './context';
 export { requestContext } from './request-context';
 export type { RequestContextMiddleware } from './request-context';
@@ -33,3 +33,7 @@ export { InvalidOptionError, isInvalidOptionError, resolveOptions, check, parseD
 export type { OptionCheck, OptionSchema } from './options-validation';
 export { createJsonLogger, safeStringify } from './logger';
 export type { Logger } from './logger';
+export { REDACTED, DEFAULT_REDACTED_NAMES, redactNames, redactedNames, isRedactedName, normalizeName, redactUrl, redactText, redactHeaders, redactValue, redactingLogger } from './redact';
+export type { RedactValueOptions } from './redact';
+export { stateChannel, shutdownChannel, phaseChannel } from './channels';
+export type { StateMessage, ShutdownMessage, PhaseMessage, TimelineStep } from './channels';

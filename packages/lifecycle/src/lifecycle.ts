@@ -5,6 +5,7 @@ import { InvalidOptionError, parseDuration } from './options-validation';
 import { resolveOptions, type LifecycleOptions, type ResolvedLifecycleOptions, type ShutdownSignal } from './options';
 import { compactReport, deadlinesFrom, describeReason, type ShutdownDeadlines, type ShutdownOptions, type ShutdownReport } from './report';
 import { runOutsideRequestContext } from './context';
+import { publishPhase, publishState } from './channels';
 
 export type { ShutdownDeadlines, ShutdownOptions, ShutdownReport } from './report';
 
@@ -215,6 +216,7 @@ export class Lifecycle extends EventEmitter {
   #setState(next: LifecycleState, payload?: unknown): void {
     const previous = this.#state;
     this.#state = next;
+    publishState(this, next, previous, payload);
     this.#emitSafely('state', next, previous);
     this.#emitSafely(next, payload);
   }
@@ -283,6 +285,7 @@ export class Lifecycle extends EventEmitter {
       this.#log('info', 'shutdown phase', { phase: 'deregister', durationMs: preStopMs });
       await sleep(preStopMs);
     }
+    publishPhase(this, 'deregister', Date.now() - deadlines.startedAt);
 
     const phases: Array<ShutdownReport['phases'][number]> = [];
     const phaseEnds: Record<ShutdownPhase, number> = { drain: deadlines.drainEndsAt, cleanup: deadlines.cleanupEndsAt, flush: deadlines.endsAt };
@@ -299,9 +302,11 @@ export class Lifecycle extends EventEmitter {
         }
         this.#beaconsWaited = true;
         beaconWaitMs = Date.now() - waitStartedAt;
+        publishPhase(this, 'beacons', beaconWaitMs);
         this.#setState('stopping', reason);
       }
       phases.push(await this.#runPhase(index, reason, phaseEnds[phase]));
+      publishPhase(this, phase, phases[phases.length - 1]!.durationMs);
     }
 
     const failed = phases.some((phase) => phase.hooks.some((hook) => hook.outcome !== 'ok')) || unreleasedBeacons.length > 0;

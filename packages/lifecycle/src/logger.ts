@@ -1,3 +1,5 @@
+import { redactText, redactValue } from './redact';
+
 /**
  * The logger shape every keel package accepts: winston's, and any object with
  * `error`, `warn` and `info` taking a message and structured fields.
@@ -10,11 +12,13 @@ export interface Logger {
 
 /**
  * A dependency-free logger that writes one JSON line per call to `stream`
- * (stdout by default): `{"level","message","time",...fields}`.
+ * (stdout by default): `{"level","message","time",...fields}`, through the
+ * shared redaction (credential fields `[REDACTED]`, URLs without query string).
  */
 export function createJsonLogger(stream: NodeJS.WritableStream = process.stdout): Logger {
   const write = (level: string, message: string, fields?: Record<string, unknown>): void => {
-    stream.write(`${safeStringify({ level, message, time: new Date().toISOString(), ...fields })}\n`);
+    const safe = fields === undefined ? undefined : (redactValue(fields) as Record<string, unknown>);
+    stream.write(`${safeStringify({ level, message: typeof message === 'string' ? redactText(message) : message, time: new Date().toISOString(), ...safe })}\n`);
   };
   return {
     error: (message, fields) => write('error', message, fields),

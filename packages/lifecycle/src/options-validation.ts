@@ -34,10 +34,23 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
-  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}`;
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'function') {
+    try {
+      return `a function${typeof value.name === 'string' && value.name ? ` (${value.name})` : ''}`;
+    } catch {
+      return 'a function';
+    }
+  }
   if (typeof value === 'symbol') return 'a symbol';
-  return `an object${(value as object).constructor?.name && (value as object).constructor !== Object ? ` (${(value as object).constructor.name})` : ''}`;
+  // A thrown value may be a revoked Proxy or have a throwing `constructor` getter: describing it must not throw.
+  try {
+    if (Array.isArray(value)) return `an array of length ${value.length}`;
+    const ctor = (value as object).constructor as { name?: unknown } | undefined;
+    const name = typeof ctor === 'function' && ctor !== Object ? ctor.name : undefined;
+    return `an object${typeof name === 'string' && name.length > 0 ? ` (${name})` : ''}`;
+  } catch {
+    return 'an object';
+  }
 }
 
 /** Checks one option's value and returns it, possibly converted (e.g. `'5s'` to 5000). */

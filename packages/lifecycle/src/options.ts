@@ -1,5 +1,6 @@
 import { check, InvalidOptionError, parseDuration, resolveOptions as resolve, type OptionCheck } from './options-validation';
 import { createJsonLogger, type Logger } from './logger';
+import { redactingLogger } from './redact';
 
 /** The signals a lifecycle may listen to; faults like SIGSEGV are never handled. */
 export const SHUTDOWN_SIGNALS = Object.freeze(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const);
@@ -104,7 +105,8 @@ export function resolveOptions(input: unknown): ResolvedLifecycleOptions {
   const resolved = {
     ...options,
     preStopDelay: options.preStopDelay === 'auto' ? autoPreStopDelay(process.env, options.shutdownTimeout) : (options.preStopDelay as number),
-    logger: options.logger ?? createJsonLogger(),
+    // Every line a lifecycle writes, and every package's that logs through it, is redacted.
+    logger: redactingLogger(options.logger ?? createJsonLogger()),
   };
   if (resolved.preStopDelay >= resolved.shutdownTimeout) {
     throw new InvalidOptionError(
@@ -201,8 +203,10 @@ export interface ProbesOptions {
    */
   paths: Partial<ProbePaths>;
   /**
-   * Named health checks, run on each probe request (concurrent requests share a
-   * run in flight): a function, or `{ check, timeout, affects }`.
+   * Named health checks: a function, or `{ check, timeout, affects }`. One call
+   * per check is in flight at a time (probe requests meanwhile join it, and a
+   * call past its timeout counts as failing until it settles, without a second
+   * call starting); a settled result is reused for `checkCacheTtl`.
    * @defaultValue `{}`
    */
   checks: Readonly<Record<string, HealthCheck | HealthCheckFunction>>;
@@ -214,8 +218,19 @@ export interface ProbesOptions {
    */
   checkTimeout: number | string;
   /**
-   * Whether bodies include each failing check's error message. Off by default,
-   * because those messages can reveal internals to whoever reaches the probe.
+   * How long, in ms (or `'1s'`), a check's settled result answers probes
+   * before the check is called again; `0` calls it for every probe not joining
+   * a call in flight. Bounds the load that many probers (load-balancer nodes,
+   * kubelets) put on a dependency.
+   * @defaultValue `1000`
+   */
+  checkCacheTtl: number | string;
+  /**
+   * Whether bodies say more than `{"status":"ok"}` / `{"status":"unavailable"}`:
+   * the lifecycle state, the reason, readiness holds, and each check's status,
+   * duration and error message. Off by default, because state, hold and check
+   * names and error messages tell whoever reaches the probe about internals;
+   * turn it on only where probes are off the public path.
    * @defaultValue `false`
    */
   verbose: boolean;
@@ -227,12 +242,14 @@ export const PROBES_DEFAULTS: Readonly<{
   paths: Readonly<ProbePaths>;
   checks: Readonly<Record<string, never>>;
   checkTimeout: number;
+  checkCacheTtl: number;
   verbose: boolean;
 }> = Object.freeze({
   lifecycle: undefined,
   paths: Object.freeze({ live: '/livez', ready: '/readyz', startup: '/startupz' } as ProbePaths),
   checks: Object.freeze({}),
   checkTimeout: 500,
+  checkCacheTtl: 1000,
   verbose: false,
 });
 
@@ -250,6 +267,7 @@ export interface ResolvedProbesOptions {
   readonly paths: Readonly<ProbePaths>;
   readonly checks: readonly ResolvedHealthCheck[];
   readonly checkTimeout: number;
+  readonly checkCacheTtl: number;
   readonly verbose: boolean;
 }
 
@@ -311,6 +329,7 @@ export function resolveProbesOptions(input: unknown): ResolvedProbesOptions {
     paths: Readonly<ProbePaths>;
     checks: unknown;
     checkTimeout: number;
+    checkCacheTtl: number;
     verbose: boolean;
   }>(
     '@keel/lifecycle',
@@ -321,6 +340,7 @@ export function resolveProbesOptions(input: unknown): ResolvedProbesOptions {
       paths: (value) => checkPaths(value),
       checks: check.any(),
       checkTimeout: check.duration(1, MAX_DURATION),
+      checkCacheTtl: check.duration(0, MAX_DURATION),
       verbose: check.boolean(),
     },
   );

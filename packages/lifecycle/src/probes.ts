@@ -3,12 +3,12 @@ import { HealthCheckRunner, type HealthCheckResult } from './health-checks';
 import { getDefaultLifecycle } from './default-lifecycle';
 import { resolveProbesOptions, type ProbedLifecycle, type ProbesOptions, type ResolvedHealthCheck } from './options';
 
-/** The JSON body every probe answers with. */
+/** The JSON body every probe answers with: `status` alone unless `verbose` is on. */
 export interface ProbeBody {
   /** `'ok'` with status 200, `'unavailable'` with 503. */
   readonly status: 'ok' | 'unavailable';
-  /** The lifecycle state. */
-  readonly state: string;
+  /** The lifecycle state (verbose bodies only). */
+  readonly state?: string;
   /** Why the probe fails, when it does. */
   readonly reason?: string;
   /** Readiness holds still open, when any. */
@@ -32,9 +32,9 @@ type Probe = 'live' | 'ready' | 'startup';
  * lifecycle has been ready. Mount on the app or on a separate admin server.
  */
 export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
-  const { lifecycle: given, paths, checks, verbose } = resolveProbesOptions(options);
+  const { lifecycle: given, paths, checks, verbose, checkCacheTtl } = resolveProbesOptions(options);
   const lifecycle = given ?? getDefaultLifecycle();
-  const runner = new HealthCheckRunner();
+  const runner = new HealthCheckRunner(checkCacheTtl);
   const liveChecks = checks.filter((check) => check.affects === 'live');
   const readyChecks = checks.filter((check) => check.affects === 'ready');
   const routes = new Map<string, Probe>();
@@ -79,7 +79,8 @@ export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
       return;
     }
     Promise.resolve(answer(probe)).then(
-      (body) => send(req, res, body),
+      // Who reaches a probe learns up or down, nothing of the state, holds or checks, unless verbose.
+      (body) => send(req, res, verbose ? body : { status: body.status }),
       (error: unknown) => (next !== undefined ? next(error) : res.destroy()),
     );
   };

@@ -403,15 +403,16 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
     });
 
     it("runs a response's listeners in its own context when another request's code ends it", async () => {
-      // Added before the context opened, as a logger mounted ahead of keel would.
+      // Added inside the request, as a logger mounted after keel's first middleware would.
       const finishedIn = new Map<string, string | undefined>();
       const parked: Array<{ res: http.ServerResponse; id: string }> = [];
       const app = express();
+      app.use(requestContext());
       app.use((req, res, next) => {
         res.on('finish', () => finishedIn.set(String(req.url), getContext()?.req.url));
+        res.once('close', () => finishedIn.set(`${String(req.url)} close`, getContext()?.req.url));
         next();
       });
-      app.use(requestContext());
       app.get('/wait/:id', (req, res) => {
         parked.push({ res, id: req.params.id! });
       });
@@ -426,8 +427,15 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
         while (parked.length < 2) await sleep(5);
         await new Promise((resolve) => http.request({ host: '127.0.0.1', port, path: '/publish', method: 'POST', agent: false }, (res) => res.resume().on('end', resolve)).end());
         await Promise.all(waits);
-        while (finishedIn.size < 3) await sleep(5);
-        expect(Object.fromEntries(finishedIn)).toEqual({ '/wait/a': '/wait/a', '/wait/b': '/wait/b', '/publish': '/publish' });
+        while (finishedIn.size < 6) await sleep(5);
+        expect(Object.fromEntries(finishedIn)).toEqual({
+          '/wait/a': '/wait/a',
+          '/wait/b': '/wait/b',
+          '/publish': '/publish',
+          '/wait/a close': '/wait/a',
+          '/wait/b close': '/wait/b',
+          '/publish close': '/publish',
+        });
       } finally {
         await closeServer(server);
       }

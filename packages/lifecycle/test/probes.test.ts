@@ -10,9 +10,10 @@ jest.setTimeout(30_000);
 const newLifecycle = () => createLifecycle({ signals: [], preStopDelay: 0, shutdownTimeout: 1000, logger: memoryLogger() });
 
 describeEachExpress('probes()', ({ express }) => {
+  // Verbose and uncached, so each test sees the whole body of a fresh run; the defaults have their own tests.
   function appWith(options: Partial<ProbesOptions>) {
     const app = express();
-    app.use(probes(options));
+    app.use(probes({ verbose: true, checkCacheTtl: 0, ...options }));
     app.get('/work', (_req, res) => {
       res.json({ done: true });
     });
@@ -168,8 +169,7 @@ describeEachExpress('probes()', ({ express }) => {
       reason: 'check failed: db, slow, flag',
       checks: { db: { status: 'failed' }, cache: { status: 'ok' }, slow: { status: 'timeout' }, flag: { status: 'failed' } },
     });
-    // Error messages can name hosts and ports: only verbose bodies show them.
-    expect(JSON.stringify(failing.body)).not.toContain('ECONNREFUSED');
+    expect(failing.body.checks.db.error).toBe('connect ECONNREFUSED 10.0.0.5:5432');
     expect(aborted).toBeInstanceOf(Error);
     expect((await request(app).get('/livez').expect(200)).body).toEqual({ status: 'ok', state: 'ready', checks: { 'event-loop': { status: 'ok', durationMs: expect.any(Number) } } });
   });
@@ -228,6 +228,68 @@ describeEachExpress('probes()', ({ express }) => {
     }
   });
 
+  it('answers only the status by default: no state, hold, check name or error message for whoever reaches it', async () => {
+    const lifecycle = newLifecycle();
+    const releaseHold = lifecycle.holdReadiness('db-migrations');
+    const app = express();
+    app.use(probes({ lifecycle, checks: { 'orders-db': () => Promise.reject(new Error('connect ECONNREFUSED 10.0.0.5:5432')), 'heap-check': { check: () => true, affects: 'live' } } }));
+    const starting = await request(app).get('/readyz').expect(503);
+    expect(starting.body).toEqual({ status: 'unavailable' });
+    expect((await request(app).get('/startupz').expect(503)).body).toEqual({ status: 'unavailable' });
+    releaseHold();
+    lifecycle.markReady();
+    const failing = await request(app).get('/readyz').expect(503);
+    expect(failing.body).toEqual({ status: 'unavailable' });
+    const live = await request(app).get('/livez').expect(200);
+    expect(live.body).toEqual({ status: 'ok' });
+    for (const text of [starting.text, failing.text, live.text]) {
+      for (const secret of ['db-migrations', 'starting', 'ready', 'orders-db', 'heap-check', 'ECONNREFUSED', '10.0.0.5']) expect(text).not.toContain(secret);
+    }
+  });
+
+  it('keeps one call of a check that never settles in flight, failing every probe after its timeout until it settles', async () => {
+    const lifecycle = newLifecycle();
+    lifecycle.markReady();
+    // A database that stopped answering: the check's promise stays pending until it recovers.
+    const recovered = deferred<void>();
+    let calls = 0;
+    const app = appWith({
+      lifecycle,
+      checks: {
+        db: {
+          check: () => {
+            calls += 1;
+            return recovered.promise;
+          },
+          timeout: 30,
+        },
+      },
+    });
+    for (let probe = 0; probe < 6; probe++) {
+      const stuck = await request(app).get('/readyz').expect(503);
+      expect(stuck.body).toMatchObject({ status: 'unavailable', checks: { db: { status: 'timeout' } } });
+    }
+    expect(calls).toBe(1);
+    recovered.resolve();
+    await recovered.promise;
+    // The call settled: the next probe calls the check afresh.
+    const healthy = await request(app).get('/readyz').expect(200);
+    expect(healthy.body).toMatchObject({ status: 'ok', checks: { db: { status: 'ok' } } });
+    expect(calls).toBe(2);
+  });
+
+  it('reuses a settled result for checkCacheTtl', async () => {
+    const lifecycle = newLifecycle();
+    lifecycle.markReady();
+    let calls = 0;
+    const app = appWith({ lifecycle, checkCacheTtl: '1m', checks: { db: () => (calls += 1) } });
+    for (let probe = 0; probe < 5; probe++) await request(app).get('/readyz').expect(200);
+    expect(calls).toBe(1);
+    const uncached = appWith({ lifecycle, checkCacheTtl: 0, checks: { db: () => (calls += 1) } });
+    for (let probe = 0; probe < 3; probe++) await request(uncached).get('/readyz').expect(200);
+    expect(calls).toBe(4);
+  });
+
   const ok = (): boolean => true;
   it.each<[unknown, string]>([
     [{ paths: { ready: 'readyz' } }, 'paths.ready'],
@@ -239,6 +301,7 @@ describeEachExpress('probes()', ({ express }) => {
     [{ checks: { db: { check: ok, retries: 3 } } }, 'checks.db.retries'],
     [{ checks: { db: {} } }, 'checks.db.check'],
     [{ verbose: 'yes' }, 'verbose'],
+    [{ checkCacheTtl: -1 }, 'checkCacheTtl'],
     [{ checkTimeout: -5 }, 'checkTimeout'],
     [{ lifecycle: {} }, 'lifecycle'],
     [{ path: '/health' }, 'path'],
@@ -270,7 +333,7 @@ describe('probes() without Express', () => {
   });
 
   it('documents its defaults in PROBES_DEFAULTS', () => {
-    expect(PROBES_DEFAULTS).toStrictEqual({ lifecycle: undefined, paths: { live: '/livez', ready: '/readyz', startup: '/startupz' }, checks: {}, checkTimeout: 500, verbose: false });
+    expect(PROBES_DEFAULTS).toStrictEqual({ lifecycle: undefined, paths: { live: '/livez', ready: '/readyz', startup: '/startupz' }, checks: {}, checkTimeout: 500, checkCacheTtl: 1000, verbose: false });
     expect(Object.isFrozen(PROBES_DEFAULTS.paths)).toBe(true);
     expect(typeof http.STATUS_CODES[503]).toBe('string');
   });

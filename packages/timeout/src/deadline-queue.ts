@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { runOutsideRequestContext } from '@keel/lifecycle';
 
 /** An item a {@link DeadlineQueue} holds: the queue links through it, so linking allocates nothing. */
 export interface QueueEntry<E extends QueueEntry<E>> {
@@ -35,7 +36,7 @@ export class DeadlineQueue<E extends QueueEntry<E>> {
   #size = 0;
 
   constructor(
-    /** Called for each entry whose time has come, after it left the queue. */
+    /** Called for each entry whose time has come, after it left the queue, in no request's context: enter the entry's own. */
     private readonly onExpire: (entry: E) => void,
     /** Called when `onExpire` throws, so one bad entry cannot stop the others. */
     private readonly onError: (error: unknown) => void,
@@ -85,9 +86,11 @@ export class DeadlineQueue<E extends QueueEntry<E>> {
 
   #arm(delay: number): void {
     armedTimers++;
+    // Armed outside any request: the queue serves every request, and a timer
+    // keeps the context it was armed in (that of whichever request armed it).
+    this.#timer = runOutsideRequestContext(() => setTimeout(fireQueue, Math.max(1, Math.ceil(delay)), this));
     // Unref'd: in-flight requests keep the process alive through their sockets;
     // a timer left armed for an empty queue must not.
-    this.#timer = setTimeout(fireQueue, Math.max(1, Math.ceil(delay)), this);
     this.#timer.unref();
   }
 

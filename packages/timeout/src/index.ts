@@ -13,3 +13,5 @@ export {
   isDownstreamTimeoutError,
 } from './errors';
 export { ShuttingDownError, isShuttingDownError } from '@keel/lifecycle';
+export { abortChannel, lateWriteChannel } from './channels';
+export type { AbortCause, AbortMessage, LateWriteMessage } from './channels';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { check, InvalidOptionError, parseDuration, resolveOptions as resolve, type Lifecycle, type Logger, type OptionCheck } from '@keel/lifecycle';
+import { check, InvalidOptionError, parseDuration, redactingLogger, resolveOptions as resolve, type Lifecycle, type Logger, type OptionCheck } from '@keel/lifecycle';
 
 /** What to do with a response whose headers were already sent when its deadline passed. */
 export type HeadersSentPolicy = 'destroy' | 'end' | 'ignore';
@@ -66,7 +66,9 @@ export interface TimeoutOptions {
   lifecycle?: Lifecycle;
   /**
    * Where late writes and streams cut at their deadline are reported. When
-   * unset, the lifecycle's logger, else JSON lines on stderr.
+   * unset, the lifecycle's logger, else JSON lines on stderr. Every line goes
+   * through the shared redaction of `@keel/lifecycle`: URLs are logged
+   * without their query string (`/reset?token=...` as `/reset`).
    * @defaultValue `undefined`
    */
   logger?: Logger;
@@ -120,7 +122,7 @@ const lifecycleCheck: OptionCheck<Lifecycle | undefined> = (value, fail) => {
  */
 export function resolveOptions(input?: number | string | TimeoutOptions): ResolvedTimeoutOptions {
   const options = typeof input === 'number' || typeof input === 'string' ? { duration: input } : input;
-  return resolve<ResolvedTimeoutOptions>(PACKAGE, options, DEFAULTS, {
+  const resolved = resolve<ResolvedTimeoutOptions>(PACKAGE, options, DEFAULTS, {
     duration: check.duration(1, MAX_DURATION),
     retryAfter: check.number(0, 86_400, true),
     onHeadersSent: check.oneOf<HeadersSentPolicy>('destroy', 'end', 'ignore'),
@@ -130,6 +132,8 @@ export function resolveOptions(input?: number | string | TimeoutOptions): Resolv
     logger: check.logger<Logger | undefined>(),
     onLateWrite: check.function<(lateWrite: LateWrite) => void>(),
   });
+  // The lifecycle's logger and the stderr fallback redact already; a logger given here is wrapped the same way.
+  return resolved.logger === undefined ? resolved : Object.freeze({ ...resolved, logger: redactingLogger(resolved.logger) });
 }
 
 /** Parses the `ms` argument of `withDeadline()`; throws an InvalidOptionError when it is not a sane duration. */

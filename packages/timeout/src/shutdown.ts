@@ -1,4 +1,4 @@
-import { activeContexts, ShuttingDownError, type Lifecycle, type LifecycleState } from '@keel/lifecycle';
+import { activeContexts, runInContext, runOutsideRequestContext, ShuttingDownError, type Lifecycle, type LifecycleState } from '@keel/lifecycle';
 import type { AbortOnShutdown } from './options';
 import { timedRequestOf } from './timed-request';
 
@@ -39,7 +39,8 @@ export function watchLifecycle(lifecycle: Lifecycle): void {
       abortRequests(lifecycle, ['deadline', 'immediate']);
     } else if (state === 'draining' && drainTimer === undefined) {
       abortRequests(lifecycle, ['immediate']);
-      drainTimer = setTimeout(() => abortRequests(lifecycle, ['deadline']), Math.max(0, shutdownAbortTime(lifecycle) - Date.now()));
+      // Shared by every request: armed in none, whatever code started the shutdown.
+      drainTimer = runOutsideRequestContext(() => setTimeout(() => abortRequests(lifecycle, ['deadline']), Math.max(0, shutdownAbortTime(lifecycle) - Date.now())));
       drainTimer.unref();
     }
   };
@@ -48,13 +49,14 @@ export function watchLifecycle(lifecycle: Lifecycle): void {
 }
 
 function abortRequests(lifecycle: Lifecycle, modes: readonly AbortOnShutdown[]): void {
-  for (const context of [...activeContexts()]) {
+  for (const context of activeContexts()) {
     const entry = timedRequestOf(context);
     if (entry === undefined || entry.reason !== undefined) continue;
     const { owner } = entry;
     if (!modes.includes(owner.options.abortOnShutdown) || owner.lifecycle() !== lifecycle) continue;
     try {
-      owner.expire(entry, new ShuttingDownError());
+      // Each request's abort listeners, 503 and logs run as that request.
+      runInContext(context, () => owner.expire(entry, new ShuttingDownError()));
     } catch (error) {
       owner.logger().error('@keel/timeout: answering a request at shutdown failed', { error });
     }

@@ -5,12 +5,14 @@ import {
   onRequestContextEnd,
   openRequestContext,
   peekDefaultLifecycle,
+  runInContext,
   runInRequestContext,
   type Lifecycle,
   type Logger,
   type RequestContext,
 } from '@keel/lifecycle';
 import { DeadlineQueue } from './deadline-queue';
+import { abortRequest, publishLateWrite } from './channels';
 import { watchLifecycle } from './shutdown';
 import { ClientDisconnectedError, DeadlineExceededError } from './errors';
 import { dropLateWrites, dropWritesAfterNextEnd } from './late-writes';
@@ -55,7 +57,7 @@ class RequestDeadlines implements DeadlineOwner {
 
   constructor(readonly options: ResolvedTimeoutOptions) {
     this.#queue = new DeadlineQueue<TimedRequest>(
-      (entry) => this.expire(entry, new DeadlineExceededError(undefined, { timeout: this.options.duration, retryAfter: this.options.retryAfter })),
+      (entry) => runInContext(entry.context, () => this.expire(entry, new DeadlineExceededError(undefined, { timeout: this.options.duration, retryAfter: this.options.retryAfter }))),
       (error) => this.logger().error('@keel/timeout: answering a request at its deadline failed', { error }),
     );
     if (options.lifecycle !== undefined && options.abortOnShutdown !== false) watchLifecycle(options.lifecycle);
@@ -111,7 +113,7 @@ class RequestDeadlines implements DeadlineOwner {
   expire(entry: TimedRequest, reason: unknown): void {
     const { res, context } = entry;
     entry.queue?.remove(entry);
-    context.abort(reason);
+    abortRequest(context, reason);
     if (res.writableEnded || res.closed || entry.reason !== undefined) return;
     entry.reason = reason;
     entry.answeredAt = Date.now();
@@ -160,6 +162,7 @@ class RequestDeadlines implements DeadlineOwner {
     entry.lateWriteReported = true;
     const { req, res, reason } = entry;
     const lateByMs = Date.now() - entry.answeredAt;
+    publishLateWrite(req, call, reason, lateByMs);
     const logger = this.logger();
     logger.warn('@keel/timeout: late write dropped: the response was already answered', {
       call,
@@ -188,7 +191,7 @@ function onContextEnd(context: RequestContext): void {
     clearTimeout(entry.graceTimer);
     entry.graceTimer = undefined;
   }
-  if (!context.res.writableEnded && !context.aborted) context.abort(new ClientDisconnectedError());
+  if (!context.res.writableEnded && !context.aborted) abortRequest(context, new ClientDisconnectedError());
 }
 
 let listening = false;

@@ -2,19 +2,23 @@ import type { IncomingMessage } from 'node:http';
 import { currentContext, OUTBOUND, RECEIVED, traceparentOf } from './context';
 
 /**
- * The trace ID of the running request (or of `req`): the validated incoming ID or
- * a fresh one. `undefined` outside a request, or before `traceId()` has run.
+ * The trace ID of the running request (or of `req`): the active OpenTelemetry
+ * span's, a trusted `traceparent`'s, or a fresh one (32 lowercase hex with the
+ * default generator). `undefined` outside a request, or before `traceId()` has run.
  */
 export function getTraceId(req?: IncomingMessage): string | undefined {
   return currentContext(req)?.traceId;
 }
 
-/** This service's span ID for the running request (or `req`): 16 lowercase hex characters. */
+/**
+ * This service's span ID for the running request (or `req`): 16 lowercase hex
+ * characters, OpenTelemetry's server span when one is active.
+ */
 export function getSpanId(req?: IncomingMessage): string | undefined {
   return currentContext(req)?.spanId;
 }
 
-/** The caller's span ID from a valid, trusted incoming `traceparent`; `undefined` otherwise. */
+/** The caller's span ID from a valid, trusted incoming `traceparent` of the same trace; `undefined` otherwise. */
 export function getParentId(req?: IncomingMessage): string | undefined {
   return currentContext(req)?.parentId;
 }
@@ -22,6 +26,14 @@ export function getParentId(req?: IncomingMessage): string | undefined {
 /** The sampled flag of the running request's trace; `undefined` outside a traced request. */
 export function isSampled(req?: IncomingMessage): boolean | undefined {
   return currentContext(req)?.sampled;
+}
+
+/**
+ * The request ID a trusted caller sent (`X-Request-ID`, or another configured
+ * opaque ID header), kept beside the trace ID; `undefined` when none was sent.
+ */
+export function getRequestId(req?: IncomingMessage): string | undefined {
+  return currentContext(req)?.requestId;
 }
 
 /**
@@ -41,7 +53,8 @@ export function getTraceparent(req?: IncomingMessage): string | undefined {
 /**
  * Headers that carry the running request's trace on an outbound call made with
  * `http.request`, axios or any client the diagnostics channel does not see:
- * `traceparent` and the configured ID header. An empty object outside a request.
+ * `traceparent` and the configured ID header (the request ID, else the trace
+ * ID). An empty object outside a request.
  */
 export function traceHeaders(req?: IncomingMessage): Record<string, string> {
   const context = currentContext(req);
@@ -51,6 +64,6 @@ export function traceHeaders(req?: IncomingMessage): Record<string, string> {
   if (traceparent === undefined) return headers;
   headers.traceparent = traceparent;
   const header = context[OUTBOUND] === undefined ? 'x-request-id' : context[OUTBOUND].header;
-  if (header !== undefined) headers[header] = context.traceId!;
+  if (header !== undefined) headers[header] = context.requestId ?? context.traceId!;
   return headers;
 }

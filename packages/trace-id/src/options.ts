@@ -7,8 +7,8 @@ import { check, resolveOptions as resolve, type OptionCheck } from '@keel/lifecy
 export const PACKAGE_NAME = '@keel/trace-id';
 
 /**
- * Why an incoming ID was not used and a fresh one was made instead:
- * - `absent`: none of the configured headers was sent;
+ * Why an incoming ID was not used:
+ * - `absent`: none of the configured headers was sent (and no OpenTelemetry span was active);
  * - `empty`, `too-long`, `bad-charset`: a header value failed validation
  *   (two headers of the same name arrive joined as `a, b` and fail the charset);
  * - `malformed-traceparent`: `traceparent` was not valid W3C Trace Context;
@@ -17,7 +17,7 @@ export const PACKAGE_NAME = '@keel/trace-id';
  */
 export type ReplaceReason = 'absent' | 'empty' | 'too-long' | 'bad-charset' | 'malformed-traceparent' | 'rejected' | 'untrusted';
 
-/** What `onReplace` is told when an incoming ID is replaced by a fresh one. */
+/** What `onReplace` is told when an incoming ID is not used. */
 export interface ReplacedIdEvent {
   /** The request. */
   readonly req: IncomingMessage;
@@ -30,7 +30,7 @@ export interface ReplacedIdEvent {
    * passed on: it could be 8 KB long or hold control characters.
    */
   readonly received: string | undefined;
-  /** The fresh trace ID the request carries instead. */
+  /** The trace ID the request carries. */
   readonly traceId: string;
 }
 
@@ -40,20 +40,24 @@ export type TrustOption = boolean | readonly string[] | ((req: IncomingMessage) 
 /** Options of {@link traceId}. */
 export interface TraceIdOptions {
   /**
-   * Request headers an incoming ID is read from, in order; the first valid one
-   * wins. `'traceparent'` is parsed as W3C Trace Context; any other header holds
-   * an opaque ID checked against `maxLength` and the ID charset. Names are
-   * case-insensitive. `[]` ignores incoming IDs.
+   * Request headers incoming IDs are read from. `'traceparent'` is parsed as W3C
+   * Trace Context and gives the trace ID; any other header holds an opaque
+   * request ID (the first valid one in this order wins), checked against
+   * `maxLength` and the ID charset, and kept as `requestId` beside the trace ID.
+   * Names are case-insensitive. `[]` ignores incoming IDs.
    * @defaultValue `['traceparent', 'x-request-id']`
    */
   headers: readonly string[];
   /**
    * Whose incoming IDs are believed: `true` (everyone), `false` (no one), a list
-   * of proxy addresses (IPs, CIDR ranges such as `'10.0.0.0/8'`, or `'loopback'`,
-   * `'linklocal'`, `'uniquelocal'`) matched against the socket's peer address, or
-   * a function of the request. An untrusted client's valid ID is kept apart
-   * (`getReceivedId()`), never used as the trace ID.
-   * @defaultValue `true`
+   * of proxy addresses (IPs, CIDR ranges such as `'10.0.0.0/8'`, or Express's
+   * `trust proxy` names `'loopback'`, `'linklocal'`, `'uniquelocal'`) matched
+   * against the socket's peer address, or a function of the request. The
+   * default believes loopback and private peers only (a proxy or a service in
+   * the same network), so a service facing the internet starts its own traces.
+   * An untrusted client's valid ID is kept apart (`getReceivedId()`), never
+   * used as the trace ID or the request ID, and its sampled flag is ignored.
+   * @defaultValue `['loopback', 'linklocal', 'uniquelocal']`
    */
   trust: TrustOption;
   /**
@@ -68,14 +72,17 @@ export interface TraceIdOptions {
    */
   validate: ((id: string) => boolean) | undefined;
   /**
-   * How a fresh ID is made: `'uuid'` (`crypto.randomUUID()`), `'w3c'` (32
-   * lowercase hex characters, a W3C trace ID), or a function returning a string
-   * that passes the same checks as an incoming ID.
-   * @defaultValue `'uuid'`
+   * How a fresh trace ID is made: `'w3c'` (32 lowercase hex characters: the very
+   * trace ID `traceparent` carries, so logs and traces share it), `'uuid'`
+   * (`crypto.randomUUID()`; `traceparent` then carries it without dashes, so
+   * a tracing UI shows another spelling than the logs), or a function returning
+   * a string that passes the same checks as an incoming ID.
+   * @defaultValue `'w3c'`
    */
   generator: 'uuid' | 'w3c' | (() => string);
   /**
-   * The response header the ID is echoed in; `false` to not echo it.
+   * The response header that names the request: the request ID a trusted
+   * caller sent, else the trace ID. `false` to not send it.
    * @defaultValue `'x-request-id'`
    */
   responseHeader: string | false;
@@ -92,8 +99,8 @@ export interface TraceIdOptions {
    */
   propagate: boolean;
   /**
-   * The header the ID travels in on outbound requests (with `traceparent`);
-   * `false` sends `traceparent` alone.
+   * The header that travels on outbound requests beside `traceparent`, with the
+   * request ID (else the trace ID); `false` sends `traceparent` alone.
    * @defaultValue `'x-request-id'`
    */
   propagateHeader: string | false;
@@ -104,15 +111,25 @@ export interface TraceIdOptions {
    */
   propagateTo: ((origin: string) => boolean) | undefined;
   /**
-   * The sampled flag of traces this service starts (an incoming `traceparent`'s
-   * flag is kept). keel records no spans, so it does not ask downstream tracers
-   * to sample unless told to.
-   * @defaultValue `false`
+   * The sampled flag of traces this service starts. A trusted `traceparent`'s
+   * flag is kept, and an active OpenTelemetry span's flag is its own. `true`
+   * leaves the decision to a downstream `ParentBased` sampler's
+   * `remoteParentSampled` sampler (always on by default); `false` asks every
+   * downstream tracer to drop the trace.
+   * @defaultValue `true`
    */
   sampled: boolean;
   /**
-   * Called, before the route runs, whenever the request gets a fresh ID instead of
-   * an incoming one, absent ones included.
+   * Whether the trace and span IDs of an active OpenTelemetry span (the server
+   * span of `@opentelemetry/instrumentation-http`, or any span the request runs
+   * in) are adopted instead of minting keel's own. Only when
+   * `@opentelemetry/api` is installed; it is never loaded otherwise.
+   * @defaultValue `true`
+   */
+  openTelemetry: boolean;
+  /**
+   * Called, before the route runs, when an incoming ID was invalid or untrusted,
+   * or when the request came with no ID at all (and no OpenTelemetry span).
    * @defaultValue `undefined`
    */
   onReplace: ((event: ReplacedIdEvent) => void) | undefined;
@@ -121,16 +138,17 @@ export interface TraceIdOptions {
 /** The one source of {@link TraceIdOptions} defaults. */
 export const DEFAULTS: Readonly<TraceIdOptions> = Object.freeze({
   headers: Object.freeze(['traceparent', 'x-request-id']),
-  trust: true,
+  trust: Object.freeze(['loopback', 'linklocal', 'uniquelocal']),
   maxLength: 128,
   validate: undefined,
-  generator: 'uuid' as const,
+  generator: 'w3c' as const,
   responseHeader: 'x-request-id',
   exposeHeader: true,
   propagate: true,
   propagateHeader: 'x-request-id',
   propagateTo: undefined,
-  sampled: false,
+  sampled: true,
+  openTelemetry: true,
   onReplace: undefined,
 });
 
@@ -197,6 +215,7 @@ export function resolveOptions(input: unknown): Readonly<TraceIdOptions> {
     propagateHeader: outputHeader,
     propagateTo: check.function<(origin: string) => boolean>(),
     sampled: check.boolean(),
+    openTelemetry: check.boolean(),
     onReplace: check.function<(event: ReplacedIdEvent) => void>(),
   });
 }

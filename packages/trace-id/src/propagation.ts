@@ -65,8 +65,9 @@ function onRequestCreate(message: unknown): void {
     const traceparent = traceparentOf(context);
     if (traceparent === undefined) return;
     const { headers } = request;
+    // OpenTelemetry's undici instrumentation (subscribed earlier) has added its own: one traceparent, never two.
     if (!hasHeader(headers, 'traceparent')) request.addHeader('traceparent', traceparent);
-    if (outbound.header !== undefined && !hasHeader(headers, outbound.headerLower!)) request.addHeader(outbound.header, context.traceId!);
+    if (outbound.header !== undefined && !hasHeader(headers, outbound.headerLower!)) request.addHeader(outbound.header, context.requestId ?? context.traceId!);
   } catch {
     // Never break the caller's request for a header.
   }
@@ -82,6 +83,19 @@ export function installPropagation(): void {
   if (slot.listener !== undefined) return;
   slot.listener = onRequestCreate;
   diagnosticsChannel.subscribe(UNDICI_REQUEST_CREATE, onRequestCreate);
+}
+
+/**
+ * Moves keel's subscription behind every other subscriber of the channel, so a
+ * tracer that subscribed after it (OpenTelemetry's undici instrumentation
+ * registered after `traceId()` was called) adds its `traceparent` first, and
+ * keel then adds none. Called once, when a request first runs in an
+ * OpenTelemetry span.
+ */
+export function runAfterOtherSubscribers(): void {
+  if (slot.listener === undefined) return;
+  diagnosticsChannel.unsubscribe(UNDICI_REQUEST_CREATE, slot.listener);
+  diagnosticsChannel.subscribe(UNDICI_REQUEST_CREATE, slot.listener);
 }
 
 /** Removes the subscription made by {@link installPropagation}; for tests and teardown. */

@@ -1,25 +1,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contextOf, runInRequestContext } from '@keel/lifecycle';
 import { OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
-import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, toW3cTraceId, type Traceparent } from './ids';
+import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
-import { installPropagation } from './propagation';
+import { activeSpanReader } from './otel';
+import { installPropagation, runAfterOtherSubscribers } from './propagation';
 import { compileTrust } from './trust';
 import { checkId } from './validate';
 
 /** The middleware {@link traceId} returns; fits `app.use()` on Express 4 and 5. */
 export type TraceIdMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-/** What was read from the request's headers. */
+/** What was read from the request's headers (made only when one of them was sent). */
 interface Incoming {
-  /** The ID to use, when one was valid. */
-  id: string | undefined;
-  /** The parsed `traceparent`, when it gave the ID. */
+  /** The valid `traceparent`. */
   traceparent: Traceparent | undefined;
-  /** Why the first header present failed, or `undefined` when none was present. */
+  /** The first valid opaque ID (`X-Request-ID` and the like). */
+  requestId: string | undefined;
+  /** The first valid ID in header order: what an untrusted client's request is remembered by. */
+  received: string | undefined;
+  /** The header `received` came from. */
+  receivedHeader: string | undefined;
+  /** Why the first invalid header failed. */
   fault: ReplaceReason | undefined;
-  /** The header `fault` or `id` came from. */
-  header: string | undefined;
+  /** The header `fault` came from. */
+  faultHeader: string | undefined;
 }
 
 const EXPOSE = 'access-control-expose-headers';
@@ -33,17 +38,21 @@ function hasToken(list: string, token: string): boolean {
 }
 
 /**
- * Gives every request a validated trace ID, this service's span ID, and the
- * caller's parent span, in the shared keel request context: read from W3C
- * `traceparent` or an ID header (validated, trusted only as configured),
- * otherwise freshly made. Echoes the ID in a response header, and lets `fetch`
- * and undici calls made while handling the request carry it downstream.
- * Mount it first: it opens the request context every keel package shares.
+ * Gives every request a W3C trace ID, this service's span ID, and the caller's
+ * parent span, in the shared keel request context: those of the active
+ * OpenTelemetry span when there is one, else read from a trusted W3C
+ * `traceparent`, else freshly made. A trusted caller's `X-Request-ID` is kept
+ * beside them as the request ID. Names the request in a response header, and
+ * lets `fetch` and undici calls made while handling the request carry the trace
+ * downstream. Mount it first: it opens the request context every keel package shares.
  */
 export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
   const resolved = resolveOptions(options);
   const { headers: headerNames, maxLength, validate, responseHeader, exposeHeader, sampled, onReplace, generator } = resolved;
   const isTrusted = compileTrust(resolved.trust);
+  // undefined when @opentelemetry/api is not installed: no OpenTelemetry work per request then.
+  const readActiveSpan = resolved.openTelemetry ? activeSpanReader() : undefined;
+  let adoptedSpanBefore = false;
   const outbound: OutboundConfig = Object.freeze({
     propagate: resolved.propagate,
     header: resolved.propagateHeader === false ? undefined : resolved.propagateHeader,
@@ -64,51 +73,42 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
             if (typeof id === 'string' && checkId(id, maxLength) === undefined) return id;
             if (!warnedGenerator) {
               warnedGenerator = true;
-              process.emitWarning(`the generator option returned an invalid ID; using crypto.randomUUID() instead`, { code: 'KEEL_TRACE_ID_GENERATOR', detail: GENERATOR_HINT });
+              process.emitWarning(`the generator option returned an invalid ID; using W3C trace IDs instead`, { code: 'KEEL_TRACE_ID_GENERATOR', detail: GENERATOR_HINT });
             }
-            return newUuid();
+            return newW3cTraceId();
           };
 
-  /** Reads the first valid ID among the configured headers. */
-  function read(req: IncomingMessage): Incoming {
+  /** Reads the configured headers; `undefined` when none was sent. */
+  function read(req: IncomingMessage): Incoming | undefined {
     const headers = req.headers;
-    const incoming: Incoming = { id: undefined, traceparent: undefined, fault: undefined, header: undefined };
+    let incoming: Incoming | undefined;
     for (let i = 0; i < headerNames.length; i++) {
       const name = headerNames[i]!;
       const raw = headers[name];
       if (raw === undefined) continue;
+      incoming ??= { traceparent: undefined, requestId: undefined, received: undefined, receivedHeader: undefined, fault: undefined, faultHeader: undefined };
+      let fault: ReplaceReason | undefined;
+      let value: string | undefined;
       if (name === 'traceparent') {
         const parsed = parseTraceparent(raw);
-        if (parsed === undefined) {
-          if (incoming.fault === undefined) {
-            incoming.fault = 'malformed-traceparent';
-            incoming.header = name;
-          }
-          continue;
+        if (parsed === undefined) fault = 'malformed-traceparent';
+        else {
+          incoming.traceparent = parsed;
+          value = parsed.traceId;
         }
-        incoming.traceparent = parsed;
-        incoming.id = parsed.traceId;
-        incoming.header = name;
-        // A later ID header naming the same trace (a UUID, or any ID a keel service
-        // hashed into its traceparent) is the friendlier spelling of that ID: keep it.
-        for (let j = i + 1; j < headerNames.length; j++) {
-          const other = headers[headerNames[j]!];
-          if (typeof other === 'string' && acceptId(other) === undefined && toW3cTraceId(other) === parsed.traceId) {
-            incoming.id = other;
-            break;
-          }
+      } else {
+        if (incoming.requestId !== undefined) continue;
+        fault = typeof raw === 'string' ? acceptId(raw) : 'bad-charset';
+        if (fault === undefined) value = incoming.requestId = raw as string;
+      }
+      if (fault !== undefined) {
+        if (incoming.fault === undefined) {
+          incoming.fault = fault;
+          incoming.faultHeader = name;
         }
-        return incoming;
-      }
-      const fault = typeof raw === 'string' ? acceptId(raw) : 'bad-charset';
-      if (fault === undefined) {
-        incoming.id = raw as string;
-        incoming.header = name;
-        return incoming;
-      }
-      if (incoming.fault === undefined) {
-        incoming.fault = fault;
-        incoming.header = name;
+      } else if (incoming.received === undefined) {
+        incoming.received = value;
+        incoming.receivedHeader = name;
       }
     }
     return incoming;
@@ -121,25 +121,44 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
   }
 
   function assign(context: TracedContext, req: IncomingMessage, res: ServerResponse): void {
-    let trusted = true;
-    let incoming: Incoming | undefined;
-    if (headerNames.length > 0) {
-      incoming = read(req);
-      if (isTrusted !== undefined && (incoming.id !== undefined || incoming.fault !== undefined)) trusted = isTrusted(req);
+    const incoming = headerNames.length > 0 ? read(req) : undefined;
+    const trusted = incoming === undefined || isTrusted === undefined || isTrusted(req);
+    const parent = trusted ? incoming?.traceparent : undefined;
+    const span = readActiveSpan === undefined ? undefined : readActiveSpan();
+    let id: string;
+    if (span !== undefined) {
+      // OpenTelemetry already continued or started the trace: one trace ID for logs and spans.
+      id = span.traceId;
+      context.spanId = span.spanId;
+      context.parentId = parent !== undefined && parent.traceId === id ? parent.parentId : undefined;
+      context.sampled = span.sampled;
+      if (!adoptedSpanBefore) {
+        adoptedSpanBefore = true;
+        // So that an undici instrumentation registered after traceId() has added its traceparent when keel looks.
+        if (outbound.propagate) runAfterOtherSubscribers();
+      }
+    } else if (parent !== undefined) {
+      id = parent.traceId;
+      context.spanId = newSpanId();
+      context.parentId = parent.parentId;
+      context.sampled = parent.sampled;
+    } else {
+      id = generate();
+      context.spanId = newSpanId();
+      context.parentId = undefined;
+      context.sampled = sampled;
     }
-    const adopted = trusted && incoming !== undefined && incoming.id !== undefined;
-    const id = adopted ? incoming!.id! : generate();
-    const parent = adopted ? incoming!.traceparent : undefined;
     context.traceId = id;
-    context.spanId = newSpanId();
-    context.parentId = parent === undefined ? undefined : parent.parentId;
-    context.sampled = parent === undefined ? sampled : parent.sampled;
+    let requestId = trusted ? incoming?.requestId : undefined;
+    // An upstream that sent its trace ID as X-Request-ID too: one ID, not two.
+    if (requestId === id) requestId = undefined;
+    context.requestId = requestId;
     context[OUTBOUND] = outbound;
     // An untrusted client's ID is kept apart, and only when it passed validation.
-    const received = trusted ? undefined : incoming!.id;
+    const received = trusted ? undefined : incoming!.received;
     if (received !== undefined) context[RECEIVED] = received;
     if (responseHeader !== false && !res.headersSent) {
-      res.setHeader(responseHeader, id);
+      res.setHeader(responseHeader, requestId ?? id);
       // Only cross-origin requests (they carry Origin) need it; same-origin code reads every header.
       if (exposeHeader && req.headers.origin !== undefined) {
         const current = res.getHeader(EXPOSE);
@@ -147,9 +166,19 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
         else if (!hasToken(String(current), responseHeaderLower)) res.setHeader(EXPOSE, `${String(current)}, ${responseHeader}`);
       }
     }
-    if (!adopted && onReplace !== undefined) {
-      const reason: ReplaceReason = trusted ? (incoming?.fault ?? 'absent') : 'untrusted';
-      onReplace({ req, reason, header: incoming?.header, received, traceId: id });
+    if (onReplace !== undefined) {
+      let reason: ReplaceReason | undefined;
+      let header: string | undefined;
+      if (received !== undefined) {
+        reason = 'untrusted';
+        header = incoming!.receivedHeader;
+      } else if (incoming?.fault !== undefined) {
+        reason = incoming.fault;
+        header = incoming.faultHeader;
+      } else if (span === undefined && parent === undefined && requestId === undefined && incoming?.received === undefined) {
+        reason = 'absent';
+      }
+      if (reason !== undefined) onReplace({ req, reason, header, received, traceId: id });
     }
   }
 

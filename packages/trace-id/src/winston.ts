@@ -1,6 +1,7 @@
 import { check, getContext, getDefaultLifecycle, resolveOptions, InvalidOptionError, type Lifecycle, type RequestContext } from '@keel/lifecycle';
-import { RECEIVED, type TracedContext } from './context';
+import type { TracedContext } from './context';
 import { LogFlushTimeoutError } from './errors';
+import { resolveFieldOptions, writeTraceFields, type TraceFormatOptions } from './fields';
 import { PACKAGE_NAME } from './options';
 
 // winston is an optional peer: nothing here imports it. A format is any object
@@ -8,32 +9,6 @@ import { PACKAGE_NAME } from './options';
 
 /** Where `traceMeta()` leaves, on each log entry, the request context current when the line was logged. */
 const LOG_CONTEXT = Symbol.for('keel.traceId.logContext');
-
-/** Options of {@link traceFormat}. */
-export interface TraceFormatOptions {
-  /**
-   * The field the trace ID is written to.
-   * @defaultValue `'traceId'`
-   */
-  traceIdKey: string;
-  /**
-   * The field this service's span ID is written to; `false` leaves it out.
-   * @defaultValue `'spanId'`
-   */
-  spanIdKey: string | false;
-  /**
-   * The field the (validated) ID of an untrusted client is written to; `false` leaves it out.
-   * @defaultValue `'receivedId'`
-   */
-  receivedIdKey: string | false;
-}
-
-/** The one source of {@link TraceFormatOptions} defaults. */
-export const FORMAT_DEFAULTS: Readonly<TraceFormatOptions> = Object.freeze({
-  traceIdKey: 'traceId',
-  spanIdKey: 'spanId',
-  receivedIdKey: 'receivedId',
-});
 
 /** A winston (logform) format: give it to `winston.format.combine()` or a logger's `format`. */
 export interface TraceFormat {
@@ -43,24 +18,17 @@ export interface TraceFormat {
   transform<T extends object>(info: T, options?: unknown): T;
 }
 
-const fieldName = check.string(undefined, 'a non-empty field name');
-const optionalField = check.either(check.oneOf(false as const), fieldName, 'false or a non-empty field name');
-
 /**
- * A winston format that writes `traceId` and `spanId` (and `receivedId` for an
- * untrusted client's ID) on every line logged inside a request. Fields already
+ * A winston format that writes `traceId` and `spanId` (and `requestId` for a
+ * trusted caller's request ID, `receivedId` for an untrusted client's ID) on
+ * every line logged inside a request. Fields already
  * on the line are left as they are. The context is the one `traceMeta()`
  * captured when the line was logged, or else the one current when the format
  * runs: winston runs formats later than the log call when its transports are
  * slow, so add `defaultMeta: traceMeta()` to the logger.
  */
 export function traceFormat(options?: Partial<TraceFormatOptions>): TraceFormat {
-  const resolved = resolveOptions<TraceFormatOptions>(PACKAGE_NAME, options, FORMAT_DEFAULTS, {
-    traceIdKey: fieldName,
-    spanIdKey: optionalField,
-    receivedIdKey: optionalField,
-  });
-  const { traceIdKey, spanIdKey, receivedIdKey } = resolved;
+  const resolved = resolveFieldOptions(options);
   return {
     options: resolved,
     transform(info) {
@@ -68,9 +36,7 @@ export function traceFormat(options?: Partial<TraceFormatOptions>): TraceFormat 
       const captured = entry[LOG_CONTEXT] as TracedContext | null | undefined;
       const context = captured === undefined ? (getContext() as TracedContext | undefined) : (captured ?? undefined);
       if (context === undefined || context.traceId === undefined) return info;
-      if (entry[traceIdKey] === undefined) entry[traceIdKey] = context.traceId;
-      if (spanIdKey !== false && entry[spanIdKey] === undefined) entry[spanIdKey] = context.spanId;
-      if (receivedIdKey !== false && context[RECEIVED] !== undefined && entry[receivedIdKey] === undefined) entry[receivedIdKey] = context[RECEIVED];
+      writeTraceFields(entry, context, resolved);
       return info;
     },
   };

@@ -1,9 +1,9 @@
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, Pool, request as undiciRequest } from 'undici';
-import { getSpanId, getTraceId, parseTraceparent, toW3cTraceId, traceHeaders, traceId, uninstallPropagation } from '@keel/trace-id';
+import { getRequestId, getSpanId, getTraceId, parseTraceparent, traceHeaders, traceId, uninstallPropagation } from '@keel/trace-id';
 import { closeServer, describeEachExpress } from '@keel/test-support';
-import { memoryLogger, UUID } from './helpers';
+import { memoryLogger, TRACE_ID } from './helpers';
 
 const REQUESTS = 1000;
 const CLIENTS = ['fetch', 'undici', 'pool', 'http'] as const;
@@ -60,7 +60,7 @@ describeEachExpress(`traceId() under ${REQUESTS} concurrent requests`, ({ expres
     app.get('/work/:n', (req, res, next) => {
       work(req.params.n!).then((body) => res.json(body), next);
     });
-    const work = async (n: string): Promise<{ traceId?: string; spanId?: string }> => {
+    const work = async (n: string): Promise<{ traceId?: string; spanId?: string; requestId?: string }> => {
       logger.info('start', { n });
       await new Promise((resolve) => setImmediate(resolve));
       await (await fetch(`${downstreamUrl}/fetch/${n}`)).text();
@@ -71,7 +71,7 @@ describeEachExpress(`traceId() under ${REQUESTS} concurrent requests`, ({ expres
         http.get(`${downstreamUrl}/http/${n}`, { agent: httpAgent, headers: traceHeaders() }, (response) => response.resume().on('end', resolve)).on('error', reject);
       });
       logger.info('done', { n });
-      return { traceId: getTraceId(), spanId: getSpanId() };
+      return { traceId: getTraceId(), spanId: getSpanId(), requestId: getRequestId() };
     };
     const { server, url } = await listenWide(app);
     const client = new Agent({ connections: REQUESTS });
@@ -83,30 +83,30 @@ describeEachExpress(`traceId() under ${REQUESTS} concurrent requests`, ({ expres
         Array.from({ length: REQUESTS }, async (_, n) => {
           const response = await undiciRequest(`${url}/work/${n}`, { dispatcher: client, headers: incoming(n) });
           if (response.statusCode !== 200) throw new Error(`request ${n}: status ${response.statusCode}: ${await response.body.text()}`);
-          const body = (await response.body.json()) as { traceId: string; spanId: string };
+          const body = (await response.body.json()) as { traceId: string; spanId: string; requestId?: string };
           return { n, header: response.headers['x-request-id'], ...body };
         }),
       );
 
       const traceIds = new Set<string>();
-      for (const { n, header, traceId: id, spanId } of answers) {
+      for (const { n, header, traceId: id, spanId, requestId } of answers) {
         traceIds.add(id);
-        expect(header).toBe(id);
-        if (n % 3 === 0) expect(id).toBe(`client-${n}`);
-        else if (n % 3 === 1) expect(id).toBe((n + 1).toString(16).padStart(32, 'a'));
-        else expect(id).toMatch(UUID);
+        expect(header).toBe(requestId ?? id);
+        expect(requestId).toBe(n % 3 === 0 ? `client-${n}` : undefined);
+        if (n % 3 === 1) expect(id).toBe((n + 1).toString(16).padStart(32, 'a'));
+        else expect(id).toMatch(TRACE_ID);
         const parentSpan = n % 3 === 1 ? (n + 1).toString(16).padStart(16, 'b') : undefined;
         for (const via of CLIENTS) {
           const call = received.get(`/${via}/${n}`);
           const parsed = parseTraceparent(call?.traceparent);
-          if (call?.requestId !== id || parsed?.traceId !== toW3cTraceId(id) || parsed.parentId !== spanId || parsed.parentId === parentSpan) {
+          if (call?.requestId !== (requestId ?? id) || parsed?.traceId !== id || parsed.parentId !== spanId || parsed.parentId === parentSpan) {
             throw new Error(`request ${n} via ${via}: expected ${id}/${spanId}, downstream got ${JSON.stringify(call)}`);
           }
         }
         const logged = lines.filter((line) => line.n === String(n));
         expect(logged.map((line) => line.message)).toEqual(['start', 'fetched', 'done']);
         for (const line of logged) {
-          if (line.traceId !== id || line.spanId !== spanId) throw new Error(`request ${n}: logged ${JSON.stringify(line)}, expected ${id}/${spanId}`);
+          if (line.traceId !== id || line.spanId !== spanId || line.requestId !== requestId) throw new Error(`request ${n}: logged ${JSON.stringify(line)}, expected ${id}/${spanId}`);
         }
       }
       expect(traceIds.size).toBe(REQUESTS);

@@ -55,7 +55,10 @@ describeEachExpress('flushOnShutdown() on a real SIGTERM', ({ major }) => {
     expect(result.code).toBe(0);
     const work = fileLines(file).filter((line) => line.message === 'work');
     expect(work.length).toBe(N);
-    expect(new Set(work.map((line) => line.traceId))).toEqual(new Set(['last-request']));
+    expect(new Set(work.map((line) => line.requestId))).toEqual(new Set(['last-request']));
+    const traceIds = new Set(work.map((line) => line.traceId));
+    expect(traceIds.size).toBe(1);
+    expect([...traceIds][0]).toMatch(/^[0-9a-f]{32}$/);
     expect(fileLines(file).some((line) => line.message === 'shutdown started')).toBe(true);
   });
 });

@@ -65,5 +65,7 @@ export function memoryLogger(): { logger: winston.Logger; lines: Array<Record<st
 
 /** A version 4 UUID as `crypto.randomUUID()` makes it. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** A W3C trace ID: 32 lowercase hex characters. */
+export const TRACE_ID = /^[0-9a-f]{32}$/;
 /** A W3C span ID. */
 export const SPAN_ID = /^[0-9a-f]{16}$/;

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { getReceivedId, getTraceId, traceId, uninstallPropagation, type ReplacedIdEvent, type ReplaceReason } from '@keel/trace-id';
+import { getReceivedId, getRequestId, getTraceId, traceId, uninstallPropagation, type ReplacedIdEvent, type ReplaceReason } from '@keel/trace-id';
 import { closeServer, describeEachExpress, listen } from '@keel/test-support';
-import { memoryLogger, rawGet, SPAN_ID, UUID } from './helpers';
+import { memoryLogger, rawGet, SPAN_ID, TRACE_ID } from './helpers';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const P = '00f067aa0ba902b7';
@@ -56,7 +56,7 @@ describeEachExpress('traceId() with hostile input', ({ express }) => {
     app.use(traceId({ onReplace: (event) => replaced.push(event) }));
     app.get('/', (_req, res) => {
       log.logger.info('handled', { route: '/' });
-      res.json({ traceId: getTraceId(), receivedId: getReceivedId() ?? null });
+      res.json({ traceId: getTraceId(), requestId: getRequestId() ?? null, receivedId: getReceivedId() ?? null });
     });
     ({ server, port } = await listen(app));
   });
@@ -67,9 +67,10 @@ describeEachExpress('traceId() with hostile input', ({ express }) => {
     const before = log.raw.length;
     const res = await rawGet(port, '/', lines);
     expect(res.status).toBe(200);
-    const body = JSON.parse(res.body) as { traceId: string; receivedId: string | null };
-    expect(body.traceId).toMatch(UUID);
+    const body = JSON.parse(res.body) as { traceId: string; requestId: string | null; receivedId: string | null };
+    expect(body.traceId).toMatch(TRACE_ID);
     expect(body.receivedId).toBeNull();
+    expect(body.requestId).toBeNull();
     expect(res.headers['x-request-id']).toEqual([body.traceId]);
     expect(replaced).toHaveLength(1);
     expect(replaced[0]).toMatchObject({ reason, received: undefined, traceId: body.traceId });
@@ -84,16 +85,16 @@ describeEachExpress('traceId() with hostile input', ({ express }) => {
   });
 
   it.each([
-    ['a higher-version traceparent longer than 55, followed by a dash', `traceparent: cc-${T}-${P}-01-what-the-future-holds`, T],
-    ['a higher-version traceparent of exactly 55', `traceparent: 01-${T}-${P}-03`, T],
-    ['an X-Request-ID of exactly maxLength', `X-Request-ID: ${'c'.repeat(128)}`, 'c'.repeat(128)],
-    ['an X-Request-ID with surrounding whitespace (trimmed by the HTTP parser)', 'X-Request-ID: \t  abc-1 \t', 'abc-1'],
-    ['an X-Request-ID of every allowed character', 'X-Request-ID: AZaz09-_.:+=/', 'AZaz09-_.:+=/'],
-  ])('accepts %s', async (_name, line, expected) => {
+    ['a higher-version traceparent longer than 55, followed by a dash', `traceparent: cc-${T}-${P}-01-what-the-future-holds`, { traceId: T }],
+    ['a higher-version traceparent of exactly 55', `traceparent: 01-${T}-${P}-03`, { traceId: T }],
+    ['an X-Request-ID of exactly maxLength', `X-Request-ID: ${'c'.repeat(128)}`, { requestId: 'c'.repeat(128) }],
+    ['an X-Request-ID with surrounding whitespace (trimmed by the HTTP parser)', 'X-Request-ID: \t  abc-1 \t', { requestId: 'abc-1' }],
+    ['an X-Request-ID of every allowed character', 'X-Request-ID: AZaz09-_.:+=/', { requestId: 'AZaz09-_.:+=/' }],
+  ])('accepts %s', async (_name, line, expected: { traceId?: string; requestId?: string }) => {
     replaced.length = 0;
     const res = await rawGet(port, '/', [line]);
-    expect(JSON.parse(res.body)).toMatchObject({ traceId: expected });
-    expect(res.headers['x-request-id']).toEqual([expected]);
+    expect(JSON.parse(res.body)).toMatchObject(expected);
+    expect(res.headers['x-request-id']).toEqual([expected.requestId ?? expected.traceId]);
     expect(replaced).toHaveLength(0);
   });
 });

@@ -2,6 +2,7 @@ import http, { type Server } from 'node:http';
 import request from 'supertest';
 import { Agent, Pool, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import {
+  getRequestId,
   getSpanId,
   getTraceId,
   installPropagation,
@@ -51,7 +52,7 @@ function appCalling(express: ExpressFactory, client: (url: string) => Promise<un
   app.use(traceId(options));
   app.get('/:tag', async (req, res) => {
     await client(`${downstreamUrl}/${req.params.tag}`);
-    res.json({ traceId: getTraceId(), spanId: getSpanId() });
+    res.json({ traceId: getTraceId(), spanId: getSpanId(), requestId: getRequestId() ?? null });
   });
   return app;
 }
@@ -60,11 +61,12 @@ async function viaFetch(url: string): Promise<void> {
   await (await fetch(url)).text();
 }
 
-function expectStamped(tag: string, body: { traceId: string; spanId: string }, sampled = '00'): void {
+/** Checks the downstream got one traceparent (this service's span as parent) and the request ID, else the trace ID. */
+function expectStamped(tag: string, body: { traceId: string; spanId: string; requestId?: string | null }, sampled = '01'): void {
   const record = seen.get(`/${tag}`)!;
   expect(record).toBeDefined();
   expect(valuesOf(record, 'traceparent')).toEqual([`00-${toW3cTraceId(body.traceId)}-${body.spanId}-${sampled}`]);
-  expect(valuesOf(record, 'x-request-id')).toEqual([body.traceId]);
+  expect(valuesOf(record, 'x-request-id')).toEqual([body.requestId ?? body.traceId]);
 }
 
 let counter = 0;
@@ -86,7 +88,9 @@ describeEachExpress('outbound propagation', ({ express }) => {
       const response = await undiciRequest(url);
       await response.body.text();
     });
-    expectStamped(a, (await request(app).get(`/${a}`).set('X-Request-ID', 'from-edge').expect(200)).body);
+    const fromEdge = (await request(app).get(`/${a}`).set('X-Request-ID', 'from-edge').expect(200)).body;
+    expect(fromEdge.requestId).toBe('from-edge');
+    expectStamped(a, fromEdge);
     const b = tag('undici-fetch');
     const fetchApp = appCalling(express, async (url) => (await undiciFetch(url)).text());
     expectStamped(b, (await request(fetchApp).get(`/${b}`).expect(200)).body);
@@ -144,7 +148,7 @@ describeEachExpress('outbound propagation', ({ express }) => {
     expect(isPropagationInstalled()).toBe(false);
     const body = (await request(app).get(`/${t}`).expect(200)).body;
     expect(valuesOf(seen.get(`/${t}`)!, 'traceparent')).toEqual([]);
-    expect(helper).toEqual({ traceparent: `00-${toW3cTraceId(body.traceId)}-${body.spanId}-00`, 'x-request-id': body.traceId });
+    expect(helper).toEqual({ traceparent: `00-${body.traceId}-${body.spanId}-01`, 'x-request-id': body.traceId });
 
     // Another app in the process propagates; this one's requests still do not.
     installPropagation();
@@ -187,7 +191,9 @@ describeEachExpress('outbound propagation', ({ express }) => {
     const app = appCalling(express, (url) => new Promise<void>((resolve, reject) => {
       http.get(url, { headers: traceHeaders() }, (response) => response.resume().on('end', resolve)).on('error', reject);
     }));
-    expectStamped(t, (await request(app).get(`/${t}`).set('X-Request-ID', 'abc-123').expect(200)).body);
+    const body = (await request(app).get(`/${t}`).set('X-Request-ID', 'abc-123').expect(200)).body;
+    expect(body.requestId).toBe('abc-123');
+    expectStamped(t, body);
   });
 
   it('keeps working when an undici Agent dispatches through interceptors', async () => {

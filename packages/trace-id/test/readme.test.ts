@@ -38,13 +38,14 @@ describeEachExpress('the README usage example', ({ major }) => {
       const app = startFixture(example, { env });
       const { listening } = (await app.waitFor((line) => typeof line === 'object' && line !== null && 'listening' in line)) as { listening: number };
       const response = await fetch(`http://127.0.0.1:${listening}/orders/7`, { headers: { 'X-Request-ID': 'order-7-req' } });
-      expect(await response.json()).toEqual({ orderId: '7', stock: { available: 3 }, traceId: 'order-7-req' });
+      const body = (await response.json()) as { traceId: string };
+      expect(body).toEqual({ orderId: '7', stock: { available: 3 }, traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
       expect(response.headers.get('x-request-id')).toBe('order-7-req');
       expect(calls).toHaveLength(1);
       expect(calls[0]!['x-request-id']).toBe('order-7-req');
-      expect(calls[0]!.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      expect(calls[0]!.traceparent).toMatch(new RegExp(`^00-${body.traceId}-[0-9a-f]{16}-01$`));
       const logged = await app.waitFor((line) => (line as { message?: unknown } | null)?.message === 'loading order');
-      expect(logged).toMatchObject({ service: 'orders', orderId: '7', traceId: 'order-7-req', spanId: calls[0]!.traceparent!.slice(36, 52) });
+      expect(logged).toMatchObject({ service: 'orders', orderId: '7', requestId: 'order-7-req', traceId: body.traceId, spanId: (calls[0]!.traceparent as string).slice(36, 52) });
       app.kill('SIGTERM');
       const result = await app.exited;
       expect(result.code).toBe(0);

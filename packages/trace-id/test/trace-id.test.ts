@@ -5,6 +5,7 @@ import {
   DEFAULTS,
   getParentId,
   getReceivedId,
+  getRequestId,
   getSpanId,
   getTraceId,
   getTraceparent,
@@ -16,7 +17,7 @@ import {
   type TraceIdOptions,
 } from '@keel/trace-id';
 import { describeEachExpress, type ExpressFactory } from '@keel/test-support';
-import { memoryLogger, SPAN_ID, UUID } from './helpers';
+import { memoryLogger, SPAN_ID, TRACE_ID, UUID } from './helpers';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -38,6 +39,7 @@ function tracedApp(express: ExpressFactory, options?: Partial<TraceIdOptions>) {
       spanId: getSpanId(),
       parentId: getParentId() ?? null,
       sampled: isSampled(),
+      requestId: getRequestId() ?? null,
       receivedId: getReceivedId() ?? null,
       traceparent: getTraceparent(),
       headers: traceHeaders(),
@@ -48,110 +50,123 @@ function tracedApp(express: ExpressFactory, options?: Partial<TraceIdOptions>) {
 }
 
 describeEachExpress('traceId()', ({ express }) => {
-  it('gives a request without an ID a fresh UUID, echoes it, exposes it and reports the replacement', async () => {
+  it('gives a request without an ID a fresh W3C trace ID, sampled, echoes it, exposes it and reports the replacement', async () => {
     const { app, replaced, lines } = tracedApp(express);
     const res = await request(app).get('/').set('Origin', 'https://app.example.com').expect(200);
-    expect(res.body.traceId).toMatch(UUID);
+    expect(res.body.traceId).toMatch(TRACE_ID);
     expect(res.headers['x-request-id']).toBe(res.body.traceId);
     expect(res.headers['access-control-expose-headers']).toBe('x-request-id');
     expect(res.body.spanId).toMatch(SPAN_ID);
-    expect(res.body.parentId).toBeNull();
-    expect(res.body.sampled).toBe(false);
-    expect(res.body.fromReq).toBe(res.body.traceId);
+    expect(res.body).toMatchObject({ parentId: null, requestId: null, sampled: true, fromReq: res.body.traceId });
+    // The logged trace ID is the very one traceparent carries: a tracing UI and the logs name one trace.
+    expect(res.body.traceparent).toBe(`00-${res.body.traceId}-${res.body.spanId}-01`);
     expect(replaced).toHaveLength(1);
     expect(replaced[0]).toMatchObject({ reason: 'absent', header: undefined, received: undefined, traceId: res.body.traceId });
     expect(lines).toEqual([expect.objectContaining({ message: 'handled', traceId: res.body.traceId, spanId: res.body.spanId })]);
+    expect(lines[0]).not.toHaveProperty('requestId');
   });
 
-  it('keeps a valid X-Request-ID and sends it on with a traceparent derived from it', async () => {
-    const { app, replaced } = tracedApp(express);
+  it('keeps a valid X-Request-ID as the request ID beside a W3C trace ID: logged, echoed and sent on', async () => {
+    const { app, replaced, lines } = tracedApp(express);
     const res = await request(app).get('/').set('X-Request-ID', 'req-42.a:b').expect(200);
-    expect(res.body.traceId).toBe('req-42.a:b');
+    expect(res.body.requestId).toBe('req-42.a:b');
+    expect(res.body.traceId).toMatch(TRACE_ID);
     expect(res.headers['x-request-id']).toBe('req-42.a:b');
-    expect(res.body.traceparent).toMatch(new RegExp(`^00-[0-9a-f]{32}-${res.body.spanId}-00$`));
+    expect(res.body.traceparent).toBe(`00-${res.body.traceId}-${res.body.spanId}-01`);
     expect(res.body.headers).toEqual({ traceparent: res.body.traceparent, 'x-request-id': 'req-42.a:b' });
+    expect(lines[0]).toMatchObject({ traceId: res.body.traceId, spanId: res.body.spanId, requestId: 'req-42.a:b' });
     expect(replaced).toHaveLength(0);
   });
 
   it('continues a valid traceparent: same trace, the caller as parent, its sampled flag, a new span', async () => {
     const { app, replaced } = tracedApp(express);
-    const res = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
-    expect(res.body).toMatchObject({ traceId: TRACE, parentId: PARENT, sampled: true });
-    expect(res.body.spanId).toMatch(SPAN_ID);
-    expect(res.body.spanId).not.toBe(PARENT);
-    expect(res.body.traceparent).toBe(`00-${TRACE}-${res.body.spanId}-01`);
-    expect(res.headers['x-request-id']).toBe(TRACE);
+    for (const flags of ['01', '00']) {
+      const res = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-${flags}`).expect(200);
+      expect(res.body).toMatchObject({ traceId: TRACE, parentId: PARENT, sampled: flags === '01', requestId: null });
+      expect(res.body.spanId).toMatch(SPAN_ID);
+      expect(res.body.spanId).not.toBe(PARENT);
+      expect(res.body.traceparent).toBe(`00-${TRACE}-${res.body.spanId}-${flags}`);
+      expect(res.headers['x-request-id']).toBe(TRACE);
+    }
     expect(replaced).toHaveLength(0);
   });
 
-  it('prefers the UUID spelling of an ID when X-Request-ID and traceparent name the same trace', async () => {
-    const { app } = tracedApp(express);
-    const uuid = '0af7651916cd43dd8448eb211c80319c'.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
-    const res = await request(app).get('/').set('X-Request-ID', uuid).set('traceparent', `00-0af7651916cd43dd8448eb211c80319c-${PARENT}-00`).expect(200);
-    expect(res.body).toMatchObject({ traceId: uuid, parentId: PARENT });
-    expect(res.body.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${res.body.spanId}-00`);
+  it('keeps traceparent and an unrelated X-Request-ID both, and one ID when they are the same', async () => {
+    const { app, replaced } = tracedApp(express);
+    const both = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE}-${PARENT}-00`).expect(200);
+    expect(both.body).toMatchObject({ traceId: TRACE, requestId: 'edge-1', parentId: PARENT });
+    expect(both.headers['x-request-id']).toBe('edge-1');
+    const same = await request(app).get('/').set('X-Request-ID', TRACE).set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    expect(same.body).toMatchObject({ traceId: TRACE, requestId: null });
+    expect(replaced).toHaveLength(0);
+    const malformed = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE.toUpperCase()}-${PARENT}-00`).expect(200);
+    expect(malformed.body).toMatchObject({ requestId: 'edge-1', parentId: null, sampled: true });
+    expect(malformed.body.traceId).toMatch(TRACE_ID);
+    expect(replaced).toEqual([expect.objectContaining({ reason: 'malformed-traceparent', header: 'traceparent', traceId: malformed.body.traceId })]);
   });
 
-  it('uses traceparent over an unrelated X-Request-ID, and X-Request-ID when traceparent is malformed', async () => {
-    const { app } = tracedApp(express);
-    const first = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE}-${PARENT}-00`).expect(200);
-    expect(first.body.traceId).toBe(TRACE);
-    const second = await request(app).get('/').set('X-Request-ID', 'edge-1').set('traceparent', `00-${TRACE.toUpperCase()}-${PARENT}-00`).expect(200);
-    expect(second.body).toMatchObject({ traceId: 'edge-1', parentId: null });
-  });
-
-  it('reads the headers in the configured order', async () => {
+  it('reads the request ID headers in the configured order', async () => {
     const { app } = tracedApp(express, { headers: ['x-correlation-id', 'X-Request-ID'] });
     const res = await request(app).get('/').set('X-Request-ID', 'second').set('X-Correlation-ID', 'first').expect(200);
-    expect(res.body.traceId).toBe('first');
+    expect(res.body.requestId).toBe('first');
     const ignored = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
-    expect(ignored.body.traceId).toMatch(UUID);
+    expect(ignored.body.traceId).toMatch(TRACE_ID);
+    expect(ignored.body.traceId).not.toBe(TRACE);
     const none = await request(tracedApp(express, { headers: [] }).app).get('/').set('X-Request-ID', 'ignored').expect(200);
-    expect(none.body.traceId).toMatch(UUID);
+    expect(none.body.requestId).toBeNull();
   });
 
   it('does not believe an untrusted client, keeps its valid ID apart and logs it as receivedId', async () => {
     const { app, replaced, lines } = tracedApp(express, { trust: false });
     const res = await request(app).get('/').set('X-Request-ID', 'client-7').expect(200);
-    expect(res.body.traceId).toMatch(UUID);
-    expect(res.body.receivedId).toBe('client-7');
+    expect(res.body.traceId).toMatch(TRACE_ID);
+    expect(res.body).toMatchObject({ receivedId: 'client-7', requestId: null });
     expect(res.headers['x-request-id']).toBe(res.body.traceId);
+    expect(res.body.headers['x-request-id']).toBe(res.body.traceId);
     expect(replaced[0]).toMatchObject({ reason: 'untrusted', header: 'x-request-id', received: 'client-7', traceId: res.body.traceId });
     expect(lines[0]).toMatchObject({ traceId: res.body.traceId, receivedId: 'client-7' });
-    const traced = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
-    expect(traced.body).toMatchObject({ parentId: null, sampled: false, receivedId: TRACE });
-    expect(traced.body.traceId).toMatch(UUID);
+    expect(lines[0]).not.toHaveProperty('requestId');
+    // Its sampled flag is not obeyed either: the trace is this service's own.
+    const traced = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-00`).expect(200);
+    expect(traced.body).toMatchObject({ parentId: null, sampled: true, receivedId: TRACE });
+    expect(traced.body.traceId).not.toBe(TRACE);
+    expect(traced.body.traceparent).toMatch(/-01$/);
   });
 
   it('trusts only the configured proxy addresses', async () => {
     const loopback = tracedApp(express, { trust: ['loopback'] });
-    expect((await request(loopback.app).get('/').set('X-Request-ID', 'via-proxy').expect(200)).body.traceId).toBe('via-proxy');
+    expect((await request(loopback.app).get('/').set('X-Request-ID', 'via-proxy').expect(200)).body.requestId).toBe('via-proxy');
     const exact = tracedApp(express, { trust: ['127.0.0.1', '::1'] });
-    expect((await request(exact.app).get('/').set('X-Request-ID', 'via-proxy').expect(200)).body.traceId).toBe('via-proxy');
+    expect((await request(exact.app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200)).body.traceId).toBe(TRACE);
     const other = tracedApp(express, { trust: ['10.0.0.0/8', 'uniquelocal'] });
     const res = await request(other.app).get('/').set('X-Request-ID', 'from-elsewhere').expect(200);
-    expect(res.body).toMatchObject({ receivedId: 'from-elsewhere' });
-    expect(res.body.traceId).toMatch(UUID);
+    expect(res.body).toMatchObject({ receivedId: 'from-elsewhere', requestId: null });
     const byRequest = tracedApp(express, { trust: (req) => req.headers['x-internal'] === 'yes' });
-    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner').set('X-Internal', 'yes')).body.traceId).toBe('inner');
-    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner')).body.traceId).toMatch(UUID);
+    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner').set('X-Internal', 'yes')).body.requestId).toBe('inner');
+    expect((await request(byRequest.app).get('/').set('X-Request-ID', 'inner')).body).toMatchObject({ requestId: null, receivedId: 'inner' });
   });
 
-  it('makes W3C trace IDs with generator "w3c", and uses a custom generator', async () => {
-    const w3c = await request(tracedApp(express, { generator: 'w3c' }).app).get('/').expect(200);
-    expect(w3c.body.traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(w3c.body.traceparent).toBe(`00-${w3c.body.traceId}-${w3c.body.spanId}-00`);
+  it('trusts loopback by default: a caller on the same host (a sidecar proxy) is believed', async () => {
+    const { app } = tracedApp(express);
+    const res = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).set('X-Request-ID', 'lb-1').expect(200);
+    expect(res.body).toMatchObject({ traceId: TRACE, parentId: PARENT, requestId: 'lb-1', receivedId: null });
+  });
+
+  it('makes UUIDs with generator "uuid" (traceparent then spells them without dashes), and uses a custom generator', async () => {
+    const uuid = await request(tracedApp(express, { generator: 'uuid' }).app).get('/').expect(200);
+    expect(uuid.body.traceId).toMatch(UUID);
+    expect(uuid.body.traceparent).toBe(`00-${uuid.body.traceId.replaceAll('-', '')}-${uuid.body.spanId}-01`);
     let n = 0;
     const custom = await request(tracedApp(express, { generator: () => `job-${++n}` }).app).get('/').expect(200);
     expect(custom.body.traceId).toBe('job-1');
   });
 
-  it('falls back to a UUID, with one warning, when a custom generator returns an invalid ID', async () => {
+  it('falls back to W3C trace IDs, with one warning, when a custom generator returns an invalid ID', async () => {
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       const { app } = tracedApp(express, { generator: () => 'not valid "id"' });
-      expect((await request(app).get('/')).body.traceId).toMatch(UUID);
-      expect((await request(app).get('/')).body.traceId).toMatch(UUID);
+      expect((await request(app).get('/')).body.traceId).toMatch(TRACE_ID);
+      expect((await request(app).get('/')).body.traceId).toMatch(TRACE_ID);
       expect(emitWarning).toHaveBeenCalledTimes(1);
       expect(emitWarning.mock.calls[0]![1]).toMatchObject({ code: 'KEEL_TRACE_ID_GENERATOR' });
     } finally {
@@ -163,7 +178,8 @@ describeEachExpress('traceId()', ({ express }) => {
     const uuidOnly = (id: string): boolean => /^[0-9a-f-]{36}$/.test(id);
     const { app, replaced } = tracedApp(express, { validate: uuidOnly });
     const res = await request(app).get('/').set('X-Request-ID', 'not-a-uuid').expect(200);
-    expect(res.body.traceId).toMatch(UUID);
+    expect(res.body.requestId).toBeNull();
+    expect(res.headers['x-request-id']).toBe(res.body.traceId);
     expect(replaced[0]).toMatchObject({ reason: 'rejected', header: 'x-request-id', received: undefined });
   });
 
@@ -204,12 +220,12 @@ describeEachExpress('traceId()', ({ express }) => {
     });
     app.use(traceId());
     const router = express.Router();
-    router.use(traceId({ generator: 'w3c' }));
+    router.use(traceId({ generator: 'uuid' }));
     router.get('/', (req, res) => res.json({ traceId: getTraceId(), same: getContext() === contextOf(req) && getContext() === opened[0] }));
     app.use('/r', router);
     const res = await request(app).get('/r/').expect(200);
     expect(res.body.same).toBe(true);
-    expect(res.body.traceId).toMatch(UUID);
+    expect(res.body.traceId).toMatch(TRACE_ID);
     expect(res.headers['x-request-id']).toBe(res.body.traceId);
   });
 
@@ -224,10 +240,13 @@ describeEachExpress('traceId()', ({ express }) => {
     expect(traceHeaders()).toEqual({});
   });
 
-  it('uses the configured sampled flag for traces it starts', async () => {
-    const res = await request(tracedApp(express, { sampled: true }).app).get('/').expect(200);
-    expect(res.body.sampled).toBe(true);
-    expect(res.body.traceparent).toMatch(/-01$/);
+  it('uses the configured sampled flag for traces it starts, and a trusted caller\'s flag for its traces', async () => {
+    const { app } = tracedApp(express, { sampled: false });
+    const res = await request(app).get('/').expect(200);
+    expect(res.body.sampled).toBe(false);
+    expect(res.body.traceparent).toMatch(/-00$/);
+    const continued = await request(app).get('/').set('traceparent', `00-${TRACE}-${PARENT}-01`).expect(200);
+    expect(continued.body.traceparent).toMatch(/-01$/);
   });
 
   it('runs its hooks (trust, validate, generator, onReplace) inside the request context', async () => {
@@ -267,7 +286,7 @@ describeEachExpress('traceId()', ({ express }) => {
     });
     const res = await request(app).get('/').expect(500);
     expect(res.body.message).toBe('hook failed');
-    expect(res.headers['x-request-id']).toMatch(UUID);
+    expect(res.headers['x-request-id']).toMatch(TRACE_ID);
   });
 });
 
@@ -275,16 +294,17 @@ describe('traceId() options', () => {
   it('has the documented defaults', () => {
     expect(DEFAULTS).toEqual({
       headers: ['traceparent', 'x-request-id'],
-      trust: true,
+      trust: ['loopback', 'linklocal', 'uniquelocal'],
       maxLength: 128,
       validate: undefined,
-      generator: 'uuid',
+      generator: 'w3c',
       responseHeader: 'x-request-id',
       exposeHeader: true,
       propagate: true,
       propagateHeader: 'x-request-id',
       propagateTo: undefined,
-      sampled: false,
+      sampled: true,
+      openTelemetry: true,
       onReplace: undefined,
     });
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
@@ -305,6 +325,8 @@ describe('traceId() options', () => {
     [{ propagateHeader: 'Content-Type' }, 'propagateHeader'],
     [{ propagate: 'yes' }, 'propagate'],
     [{ onReplace: 'log' }, 'onReplace'],
+    [{ openTelemetry: 'auto' }, 'openTelemetry'],
+    [{ sampled: 1 }, 'sampled'],
   ])('throws at once for %j', (options, option) => {
     let error: unknown;
     try {

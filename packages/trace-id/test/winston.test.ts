@@ -67,7 +67,7 @@ afterAll(() => {
 });
 
 describeEachExpress('traceFormat()', ({ express }) => {
-  it('writes traceId and spanId on lines logged inside a request, and nothing outside', async () => {
+  it('writes traceId, spanId and requestId on lines logged inside a request, and nothing outside', async () => {
     const sink = new ArrayTransport();
     const logger = winston.createLogger({ format: winston.format.combine(traceFormat(), winston.format.json()), transports: [sink] });
     const app = express();
@@ -80,17 +80,17 @@ describeEachExpress('traceFormat()', ({ express }) => {
     });
     const { body } = await request(app).get('/').set('X-Request-ID', 'abc-1').expect(200);
     logger.info('outside');
-    expect(sink.received.map((line) => [line.message, line.traceId, line.spanId])).toEqual([
-      ['before await', 'abc-1', body.spanId],
-      ['after await', 'abc-1', body.spanId],
-      ['outside', undefined, undefined],
+    expect(sink.received.map((line) => [line.message, line.traceId, line.spanId, line.requestId])).toEqual([
+      ['before await', body.traceId, body.spanId, 'abc-1'],
+      ['after await', body.traceId, body.spanId, 'abc-1'],
+      ['outside', undefined, undefined, undefined],
     ]);
     expect(Object.keys(sink.received[2]!)).not.toContain('traceId');
   });
 
   it('uses the configured keys and leaves a field the line already has', async () => {
     const sink = new ArrayTransport();
-    const logger = winston.createLogger({ format: traceFormat({ traceIdKey: 'trace.id', spanIdKey: false }), transports: [sink] });
+    const logger = winston.createLogger({ format: traceFormat({ traceIdKey: 'trace.id', spanIdKey: false, requestIdKey: 'request.id' }), transports: [sink] });
     const app = express();
     app.use(traceId({ propagate: false }));
     app.get('/', (_req, res) => {
@@ -98,10 +98,11 @@ describeEachExpress('traceFormat()', ({ express }) => {
       logger.info('two', { 'trace.id': 'job-9' });
       res.end();
     });
-    await request(app).get('/').set('X-Request-ID', 'abc-2').expect(200);
-    expect(sink.received.map((line) => [line['trace.id'], 'spanId' in line])).toEqual([
-      ['abc-2', false],
-      ['job-9', false],
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await request(app).get('/').set('X-Request-ID', 'abc-2').set('traceparent', `00-${trace}-00f067aa0ba902b7-01`).expect(200);
+    expect(sink.received.map((line) => [line['trace.id'], line['request.id'], 'spanId' in line, 'requestId' in line])).toEqual([
+      [trace, 'abc-2', false, false],
+      ['job-9', 'abc-2', false, false],
     ]);
   });
 
@@ -124,7 +125,7 @@ describeEachExpress('traceFormat()', ({ express }) => {
     await Promise.all(Array.from({ length: 100 }, (_, n) => request(app).get(`/${n}`).set('X-Request-ID', `req-${n}`).expect(200)));
     await endLogger(logger);
     expect(sink.received).toHaveLength(1000);
-    const wrong = sink.received.filter((line) => line.traceId !== `req-${String(line.n)}`);
+    const wrong = sink.received.filter((line) => line.requestId !== `req-${String(line.n)}` || typeof line.traceId !== 'string');
     expect(wrong).toEqual([]);
     expect(sink.received[0]).toMatchObject({ service: 'api' });
   });
@@ -140,7 +141,7 @@ describe('traceMeta()', () => {
   });
 
   it('has the documented format and flush defaults', () => {
-    expect(FORMAT_DEFAULTS).toEqual({ traceIdKey: 'traceId', spanIdKey: 'spanId', receivedIdKey: 'receivedId' });
+    expect(FORMAT_DEFAULTS).toEqual({ traceIdKey: 'traceId', spanIdKey: 'spanId', requestIdKey: 'requestId', receivedIdKey: 'receivedId' });
     expect(FLUSH_DEFAULTS).toEqual({ lifecycle: undefined, name: 'flush-logs', timeout: undefined });
   });
 

@@ -1,0 +1,163 @@
+'use strict';
+// npm run bench -- --outbound: the per-call cost of @keel/outbound's dispatcher
+// against a bare undici Agent, calling one local server in the same run. A call
+// that needs no retry must keep at least 0.95x the bare Agent's calls per second.
+//
+// The server and the client run in their own processes, pinned to cores 0 and 1
+// where `taskset` exists. The client measures both dispatchers in every round, in
+// alternating order, each after its own warm-up; the verdict is the median ratio.
+
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+
+const TARGET = 0.95;
+
+const SERVER_SOURCE = `
+const http = require('node:http');
+const body = Buffer.from('{"ok":true}');
+const server = http.createServer((req, res) => {
+  req.resume();
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('disconnect', () => process.exit(0));
+`;
+
+function spawnPinned(args, core) {
+  const command = core ? ['taskset', '-c', core, process.execPath, ...args] : [process.execPath, ...args];
+  return spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } });
+}
+
+function firstMessage(child) {
+  return new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`process exited with code ${code} before answering`)));
+  });
+}
+
+/** Calls `url` through `dispatcher` from `connections` concurrent loops for `ms`; resolves with calls per second. */
+async function measure(request, dispatcher, url, connections, ms) {
+  let calls = 0;
+  const until = performance.now() + ms;
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const answer = await request(url, { dispatcher });
+        await answer.body.dump();
+        calls++;
+      }
+    }),
+  );
+  return calls / ((performance.now() - startedAt) / 1000);
+}
+
+async function warm(request, dispatcher, url, connections, amount) {
+  let left = amount;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (left-- > 0) {
+        const answer = await request(url, { dispatcher });
+        await answer.body.dump();
+      }
+    }),
+  );
+}
+
+/**
+ * The client process: both dispatchers stay open and are measured in short
+ * alternating slices, so whatever slows the machine for a moment slows both;
+ * a round's number is the sum of its slices.
+ */
+async function client({ url, rounds, duration, connections, warmup, slices }) {
+  const { Agent, request } = require('undici');
+  const { outbound } = require(path.join(__dirname, '..', 'packages', 'outbound'));
+  const dispatchers = {
+    agent: new Agent({ connections }),
+    outbound: outbound({ dispatcher: new Agent({ connections }) }),
+  };
+  for (const dispatcher of Object.values(dispatchers)) await warm(request, dispatcher, url, connections, warmup);
+  const samples = { agent: [], outbound: [] };
+  const sliceMs = (duration * 1000) / slices;
+  for (let round = 0; round < rounds; round++) {
+    const calls = { agent: 0, outbound: 0 };
+    for (let slice = 0; slice < slices; slice++) {
+      const order = (round + slice) % 2 === 0 ? ['agent', 'outbound'] : ['outbound', 'agent'];
+      for (const name of order) calls[name] += (await measure(request, dispatchers[name], url, connections, sliceMs)) * (sliceMs / 1000);
+    }
+    for (const name of Object.keys(calls)) samples[name].push(calls[name] / duration);
+  }
+  for (const dispatcher of Object.values(dispatchers)) await dispatcher.close();
+  return samples;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Runs the outbound bench and resolves with its result:
+ * `{ agent, outbound, ratio, rounds[], target, met }`, calls per second as medians.
+ */
+async function runOutboundBench({ rounds = 3, duration = 4, slices = 20, connections = 50, warmup = 10000, pins = null, log = () => {} } = {}) {
+  const server = spawnPinned(['-e', SERVER_SOURCE], pins && pins.server);
+  try {
+    const { port } = await firstMessage(server);
+    const url = `http://127.0.0.1:${port}/`;
+    log(`outbound: ${rounds} round(s) of ${duration} s per dispatcher in ${slices} alternating slices, ${connections} concurrent calls, ${warmup} warm-up calls each`);
+    const worker = spawnPinned([__filename, '--client', JSON.stringify({ url, rounds, duration, connections, warmup, slices })], pins && pins.load);
+    const samples = await firstMessage(worker);
+    const ratios = samples.agent.map((agent, i) => samples.outbound[i] / agent);
+    const ratio = median(ratios);
+    return { agent: median(samples.agent), outbound: median(samples.outbound), ratio, rounds: ratios, target: TARGET, met: ratio >= TARGET, node: process.version };
+  } finally {
+    server.kill();
+  }
+}
+
+/** The result as a markdown section of the bench report. */
+function outboundMarkdown(result) {
+  return [
+    '## @keel/outbound: per-call cost against a bare undici Agent',
+    '',
+    `One local server, ${result.rounds.length} round(s), both dispatchers measured in alternating slices of each; calls need no retry. Node ${result.node}.`,
+    '',
+    '| dispatcher | calls/s (median) | ratio to Agent | target | met |',
+    '|---|---|---|---|---|',
+    `| undici \`Agent\` | ${Math.round(result.agent)} | 1.000 | | |`,
+    `| \`outbound()\` | ${Math.round(result.outbound)} | ${result.ratio.toFixed(3)} | >= ${result.target} | ${result.met ? 'yes' : 'NO'} |`,
+    '',
+    `Ratios by round: ${result.rounds.map((r) => r.toFixed(3)).join(', ')}.`,
+    '',
+  ].join('\n');
+}
+
+module.exports = { runOutboundBench, outboundMarkdown, TARGET };
+
+if (require.main === module) {
+  const clientAt = process.argv.indexOf('--client');
+  if (clientAt !== -1) {
+    client(JSON.parse(process.argv[clientAt + 1])).then(
+      (samples) => process.send(samples, () => process.exit(0)),
+      (error) => {
+        process.stderr.write(`${error && error.stack ? error.stack : error}\n`);
+        process.exit(1);
+      },
+    );
+  } else {
+    const { pinning } = require('./procs');
+    const quick = process.argv.includes('--quick');
+    runOutboundBench({ pins: pinning(!process.argv.includes('--no-pin')), log: (message) => process.stderr.write(`[bench] ${message}\n`), ...(quick ? { rounds: 1, duration: 1, slices: 4, warmup: 2000 } : {}) }).then(
+      (result) => process.stdout.write(`${outboundMarkdown(result)}\n`),
+      (error) => {
+        process.stderr.write(`[bench] ${error && error.stack ? error.stack : error}\n`);
+        process.exit(1);
+      },
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import type { IncomingMessage } from 'node:http';
+
+interface RoutedRequest extends IncomingMessage {
+  route?: { path?: unknown };
+  baseUrl?: unknown;
+  originalUrl?: unknown;
+}
+
+// A pattern of static and `:param` segments only: it matches exactly as many path segments as it has.
+const SIMPLE_PATTERN = /^(?:\/(?:[^/:*?(){}[\]\\]+|:[A-Za-z_$][\w$]*))*\/?$/;
+
+/**
+ * The pattern of the route Express matched (`/users/:id`), prefixed by the path
+ * its router is mounted at, or `undefined` when no route matched. Never the raw
+ * path: the set of values is the set of routes in the code.
+ *
+ * The router's mount path is `req.baseUrl` while the router answers; once an
+ * error has left the router, Express has reset it, and the prefix is read from
+ * the URL instead: the segments before the ones the route's pattern matched.
+ */
+export function matchedRoute(req: IncomingMessage): string | undefined {
+  const { route, baseUrl } = req as RoutedRequest;
+  if (route === undefined || route === null) return undefined;
+  const path = route.path;
+  if (typeof path !== 'string') return Array.isArray(path) ? path.map(String).join(',') : String(path);
+  const pattern = path === '/' ? '' : path;
+  if (typeof baseUrl === 'string' && baseUrl.length > 0) return `${baseUrl}${pattern}`;
+  return `${prefixBefore(req, path)}${pattern}` || '/';
+}
+
+/** The part of the request's path before the segments `pattern` matched, when that can be told. */
+function prefixBefore(req: IncomingMessage, pattern: string): string {
+  const { originalUrl } = req as RoutedRequest;
+  if (typeof originalUrl !== 'string' || !SIMPLE_PATTERN.test(pattern)) return '';
+  let end = originalUrl.indexOf('?');
+  if (end === -1) end = originalUrl.length;
+  if (end > 1 && originalUrl.charCodeAt(end - 1) === 47 /* / */) end--;
+  let segments = 0;
+  for (let index = 0; index < pattern.length; index++) if (pattern.charCodeAt(index) === 47 && index < pattern.length - 1) segments++;
+  let cut = end;
+  for (; segments > 0 && cut > 0; segments--) cut = originalUrl.lastIndexOf('/', cut - 1);
+  return cut > 0 ? originalUrl.slice(0, cut) : '';
+}

@@ -1,0 +1,476 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { getContext, type RequestContext } from '@keel/lifecycle';
+import { backoffDelay, parseRetryAfter } from './backoff';
+import { attemptChannel, budgetRefusedChannel, resultChannel, retryChannel, type CallOutcome } from './channels';
+import { fetchScopes, type FetchScope } from './fetch-scope';
+import { CircuitOpenError, OutboundBodyTimeoutError, OutboundConnectTimeoutError, OutboundDeadlineError, OutboundHeadersTimeoutError } from './errors';
+import { rawHeader, type RawHandler } from './handler';
+import { headerValue, isReplayable } from './headers';
+import type { OriginState } from './origins';
+import type { ResolvedOutboundOptions } from './options';
+import { trackCall, untrackCall, type AbortableCall } from './shutdown';
+
+type DispatchOptions = Dispatcher.DispatchOptions;
+type Dispatch = (options: DispatchOptions, handler: RawHandler) => boolean;
+
+/** Errors before response headers that say nothing reached the application, or that it never answered. */
+const RETRYABLE_ERRORS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'ERR_KEEL_OUTBOUND_CONNECT_TIMEOUT',
+  'ERR_KEEL_OUTBOUND_HEADERS_TIMEOUT',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** What a failed attempt is turned into: undici's timeouts become this package's 504s. */
+function mapError(error: Error, call: OutboundCall): Error {
+  const facts = { origin: call.origin, attempts: call.attempts, cause: error };
+  switch (codeOf(error)) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new OutboundConnectTimeoutError(undefined, facts);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new OutboundHeadersTimeoutError(undefined, facts);
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new OutboundBodyTimeoutError(undefined, facts);
+    default:
+      return error;
+  }
+}
+
+const NOT_REPLAYABLE = Symbol('not replayable');
+
+type Phase = 'connect' | 'headers' | 'body';
+
+/**
+ * One attempt's handler: it forwards to the caller only what the call decides to
+ * deliver, and times the attempt's phases itself (undici's own timers tick in
+ * half-seconds: too coarse for a budget in milliseconds).
+ */
+class AttemptHandler implements RawHandler {
+  abort: ((reason?: Error) => void) | undefined;
+  resume: (() => void) | undefined;
+  /** Response headers went to the caller: from now on this attempt is the call's answer. */
+  forwarded = false;
+  /** A retryable response whose body is read and dropped before the retry. */
+  discarding = false;
+  readonly startedAt = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  #phase: Phase = 'connect';
+  /** performance.now() at which the current phase times out; Infinity when it cannot. */
+  #expiresAt = Infinity;
+  /** performance.now() at which the timer fires. */
+  #timerAt = Infinity;
+
+  constructor(readonly call: OutboundCall) {
+    this.#arm('connect');
+  }
+
+  get stale(): boolean {
+    return this.call.current !== this || this.call.finished;
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abort = abort;
+    if (this.stale) {
+      abort(this.call.abortReason ?? new Error('superseded attempt'));
+      return;
+    }
+    this.#arm('headers');
+  }
+
+  onResponseStarted(): void {
+    if (!this.stale) this.call.handler.onResponseStarted?.();
+  }
+
+  onBodySent(chunk: unknown): void {
+    if (!this.stale) this.call.handler.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    if (!this.stale) this.call.handler.onRequestSent?.();
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | null, socket: Duplex): void {
+    this.#disarm();
+    if (this.stale) return;
+    this.call.finish('response', statusCode, undefined);
+    this.call.handler.onUpgrade?.(statusCode, rawHeaders, socket);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.stale) {
+      this.#disarm();
+      return true;
+    }
+    this.resume = resume;
+    this.#arm('body');
+    const decision = this.call.onResponseHeaders(this, statusCode, rawHeaders);
+    if (decision === 'retry') {
+      this.discarding = true;
+      return true;
+    }
+    if (decision !== 'forward') {
+      this.#disarm();
+      this.call.fail(decision, 'error');
+      this.abort?.(decision);
+      return true;
+    }
+    this.forwarded = true;
+    const more = this.call.handler.onHeaders?.(statusCode, rawHeaders, this.call.resumeBody, statusText) !== false;
+    if (!more) this.#expiresAt = Infinity;
+    return more;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.stale || !this.forwarded) return true;
+    this.#touch();
+    const more = this.call.handler.onData?.(chunk) !== false;
+    // A paused body (the caller's back-pressure) is not a silent dependency.
+    if (!more) this.#expiresAt = Infinity;
+    return more;
+  }
+
+  onComplete(rawTrailers: Buffer[] | null): void {
+    this.#disarm();
+    if (this.stale) return;
+    if (this.discarding) {
+      this.call.startPendingRetry();
+      return;
+    }
+    this.call.finish('response', this.call.statusCode, undefined);
+    this.call.handler.onComplete?.(rawTrailers);
+  }
+
+  onError(error: Error): void {
+    this.#disarm();
+    if (this.stale) return;
+    if (this.discarding) {
+      // The retry was decided on the status; a body cut short changes nothing.
+      this.call.startPendingRetry();
+      return;
+    }
+    this.call.onAttemptError(this, error);
+  }
+
+  /** The caller asked for more body after pausing it. */
+  resumeBody(): void {
+    if (this.#phase === 'body' && !this.stale) this.#arm('body');
+    this.resume?.();
+  }
+
+  /**
+   * Enters a phase. One timer serves every phase of the attempt: it is set once
+   * and, when it fires early for a later phase, set again for what is left, so
+   * a call that answers in time pays one timer, not one per phase.
+   */
+  #arm(phase: Phase): void {
+    this.#phase = phase;
+    const { options, opts } = this.call;
+    const ms = phase === 'connect' ? options.connectTimeout : phase === 'headers' ? (opts.headersTimeout ?? options.headersTimeout) : (opts.bodyTimeout ?? options.bodyTimeout);
+    if (ms <= 0) {
+      this.#expiresAt = Infinity;
+      return;
+    }
+    this.#expiresAt = performance.now() + ms;
+    // A timer already set fires early enough unless this phase is shorter than what it was set for.
+    if (this.#timer !== undefined && this.#timerAt <= this.#expiresAt + 0.5) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = this.#expiresAt;
+    this.#timer = setTimeout(() => this.#check(), ms);
+  }
+
+  /** Body data arrived: the silence is counted again from now. */
+  #touch(): void {
+    if (this.#phase === 'body' && this.#expiresAt !== Infinity) this.#expiresAt = performance.now() + (this.call.opts.bodyTimeout ?? this.call.options.bodyTimeout);
+  }
+
+  #disarm(): void {
+    this.#expiresAt = Infinity;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    if (this.stale || this.#expiresAt === Infinity) return;
+    const left = this.#expiresAt - performance.now();
+    if (left > 0.5) {
+      this.#timerAt = this.#expiresAt;
+      this.#timer = setTimeout(() => this.#check(), Math.ceil(left));
+      return;
+    }
+    const phase = this.#phase;
+    const facts = { origin: this.call.origin, attempts: this.call.attempts };
+    const error =
+      phase === 'connect' ? new OutboundConnectTimeoutError(undefined, facts) : phase === 'headers' ? new OutboundHeadersTimeoutError(undefined, facts) : new OutboundBodyTimeoutError(undefined, facts);
+    // Before the connection, nothing to abort yet: the attempt is given up here, and aborted at its start if it comes.
+    if (this.abort === undefined) this.onError(error);
+    else this.abort(error);
+  }
+}
+
+/** A retry decided at response headers, started once that response's body is read. */
+interface PendingRetry {
+  readonly delay: number;
+}
+
+/**
+ * One call through the outbound dispatcher: its attempts, waits and deadline.
+ * The caller's handler sees one request: aborting and resuming reach whichever
+ * attempt is current.
+ */
+export class OutboundCall implements AbortableCall {
+  readonly origin: string;
+  readonly method: string;
+  readonly path: string;
+  readonly context: RequestContext | undefined;
+  readonly startedAt = performance.now();
+  /** The call's budget in ms, and the moment (performance clock) it runs out. */
+  readonly budget: number;
+  readonly deadlineAt: number;
+  attempts = 0;
+  current: AttemptHandler | undefined;
+  finished = false;
+  abortReason: Error | undefined;
+  statusCode: number | undefined;
+  /** The one call a half-open circuit lets through: a single attempt, whose outcome decides the circuit. */
+  #trialCall = false;
+  #trialRecorded = false;
+  #scope: AsyncResource | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #pendingRetry: PendingRetry | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #fetchScope: FetchScope | undefined;
+  /** What a retry sends as the body; NOT_REPLAYABLE when the first attempt's body cannot be sent again. */
+  readonly #replayBody: DispatchOptions['body'] | typeof NOT_REPLAYABLE;
+  #lastDuration = 0;
+  #lastError: unknown;
+  readonly #onSignalAbort = (): void => this.abortWith(this.#signal!.reason as Error, 'aborted');
+
+  constructor(
+    readonly options: ResolvedOutboundOptions,
+    readonly state: OriginState,
+    readonly dispatch: Dispatch,
+    readonly opts: DispatchOptions,
+    readonly handler: RawHandler,
+  ) {
+    this.origin = state.origin;
+    this.method = (opts.method ?? 'GET').toUpperCase();
+    const path = opts.path ?? '/';
+    const query = path.indexOf('?');
+    this.path = query === -1 ? path : path.slice(0, query);
+    this.context = getContext();
+    this.#fetchScope = fetchScopes.getStore();
+    this.#replayBody = isReplayable(opts.body) ? opts.body : (this.#fetchScope?.body ?? NOT_REPLAYABLE);
+    let budget = options.timeout;
+    const deadline = this.context?.deadline;
+    if (deadline !== undefined) budget = Math.min(budget, deadline - Date.now() - options.reserve);
+    this.budget = Math.max(0, budget);
+    this.deadlineAt = this.startedAt + this.budget;
+  }
+
+  /** The `resume` the caller's handler gets: it reaches the current attempt. */
+  readonly resumeBody = (): void => this.current?.resumeBody();
+
+  /** Starts the call: checks the signal, budget and breaker, then makes the first attempt. */
+  start(): void {
+    this.handler.onConnect?.((reason?: Error) => this.abortWith(reason ?? new Error('aborted'), 'aborted'), {});
+    if (this.finished) return;
+    const context = this.context;
+    if (context !== undefined) {
+      const signal = context.signal;
+      if (signal.aborted) return this.fail(signal.reason as Error, 'aborted');
+      this.#signal = signal;
+      signal.addEventListener('abort', this.#onSignalAbort, { once: true });
+    }
+    if (this.budget <= 0) return this.fail(new OutboundDeadlineError(undefined, { origin: this.origin, attempts: 0, budget: 0 }), 'error');
+    const breaker = this.state.breaker;
+    if (breaker !== undefined) {
+      const admission = breaker.admit();
+      if (!admission.admitted) {
+        return this.fail(new CircuitOpenError(undefined, { origin: this.origin, attempts: 0, retryAfter: admission.retryAfterMs / 1000 }), 'circuit-open');
+      }
+      this.#trialCall = admission.trial;
+    }
+    this.#deadlineTimer = setTimeout(() => this.#onDeadline(), this.budget);
+    trackCall(this);
+    this.state.budget?.recordFirstAttempt();
+    this.#attempt();
+  }
+
+  /** Aborts the call (caller, request signal, deadline or shutdown) and fails it with `reason`. */
+  abortWith(reason: Error, outcome: CallOutcome): void {
+    if (this.finished) return;
+    this.abortReason = reason;
+    const attempt = this.current;
+    this.fail(reason, outcome);
+    attempt?.abort?.(reason);
+  }
+
+  /** Decides, at an attempt's response headers: forward the response, retry, or fail with an error. */
+  onResponseHeaders(attempt: AttemptHandler, statusCode: number, rawHeaders: Buffer[]): 'forward' | 'retry' | Error {
+    this.#lastDuration = performance.now() - attempt.startedAt;
+    this.statusCode = statusCode;
+    this.#record(statusCode < 500);
+    if (!this.options.retryStatuses.includes(statusCode)) return 'forward';
+    const retryAfter = parseRetryAfter(rawHeader(rawHeaders, 'retry-after'));
+    const decision = this.#retryDecision(statusCode, retryAfter);
+    if (typeof decision === 'number') {
+      this.#pendingRetry = { delay: decision };
+      return 'retry';
+    }
+    return decision ?? 'forward';
+  }
+
+  /** A failure before any response headers went to the caller. */
+  onAttemptError(attempt: AttemptHandler, error: Error): void {
+    if (attempt.forwarded) {
+      this.fail(mapError(error, this), 'error');
+      return;
+    }
+    this.#lastDuration = performance.now() - attempt.startedAt;
+    this.#lastError = error;
+    this.#record(false);
+    const code = codeOf(error);
+    const decision = code !== undefined && RETRYABLE_ERRORS.has(code) ? this.#retryDecision(code, undefined) : undefined;
+    if (typeof decision === 'number') {
+      this.#pendingRetry = { delay: decision };
+      this.startPendingRetry();
+    } else {
+      this.fail(mapError(error, this), 'error');
+    }
+  }
+
+  /** Starts the wait before the retry decided earlier. */
+  startPendingRetry(): void {
+    const pending = this.#pendingRetry;
+    this.#pendingRetry = undefined;
+    this.current = undefined;
+    if (pending === undefined || this.finished) return;
+    this.#scope ??= new AsyncResource('keel:outbound:retry');
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      // The attempt is dispatched in the caller's async context: trace headers and the request context follow it.
+      this.#scope!.runInAsyncScope(this.#attempt, this);
+    }, pending.delay);
+  }
+
+  /** Fails the call with `error`, once. */
+  fail(error: Error, outcome: CallOutcome): void {
+    if (this.finished) return;
+    if (this.#fetchScope !== undefined) this.#fetchScope.error = error;
+    this.finish(outcome, undefined, codeOf(error) ?? error.name);
+    this.handler.onError?.(error);
+  }
+
+  /** Ends the call's bookkeeping, once, and publishes its result. */
+  finish(outcome: CallOutcome, statusCode: number | undefined, errorCode: string | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#retryTimer);
+    this.#signal?.removeEventListener('abort', this.#onSignalAbort);
+    untrackCall(this);
+    // A trial call that ends without an outcome must not hold the circuit half-open for ever.
+    if (this.#trialCall && !this.#trialRecorded) this.state.breaker?.releaseTrial();
+    if (resultChannel.hasSubscribers) {
+      resultChannel.publish({
+        origin: this.origin,
+        method: this.method,
+        path: this.path,
+        outcome,
+        statusCode,
+        errorCode,
+        attempts: this.attempts,
+        durationMs: performance.now() - this.startedAt,
+        traceId: this.context?.traceId,
+      });
+    }
+  }
+
+  #attempt(): void {
+    if (this.finished) return;
+    const number = ++this.attempts;
+    const attempt = new AttemptHandler(this);
+    this.current = attempt;
+    if (attemptChannel.hasSubscribers) {
+      attemptChannel.publish({ origin: this.origin, method: this.method, path: this.path, attempt: number, traceId: this.context?.traceId });
+    }
+    const opts = this.opts;
+    // The attempt times its own phases; undici's timers stay off.
+    const attemptOptions: DispatchOptions = { ...opts, headersTimeout: 0, bodyTimeout: 0 };
+    if (number > 1) attemptOptions.body = this.#replayBody as DispatchOptions['body'];
+    try {
+      this.dispatch(attemptOptions, attempt);
+    } catch (error) {
+      attempt.onError(error as Error);
+    }
+  }
+
+  #record(success: boolean): void {
+    const breaker = this.state.breaker;
+    if (breaker === undefined) return;
+    const trial = this.#trialCall && !this.#trialRecorded;
+    if (trial) this.#trialRecorded = true;
+    breaker.record(success, trial);
+  }
+
+  /**
+   * Whether to retry after a failed attempt: the wait in ms, `undefined` for no
+   * (the failure goes to the caller as it is), or an error to fail with at once.
+   */
+  #retryDecision(reason: number | string, retryAfter: number | undefined): number | Error | undefined {
+    const { options } = this;
+    if (this.attempts >= options.attempts || !this.#safeToRetry()) return undefined;
+    // A failing dependency gets no retries: a trial call, or an open circuit.
+    if (this.#trialCall || (this.state.breaker !== undefined && !this.state.breaker.allowsRetry)) return undefined;
+    const delay = retryAfter ?? backoffDelay(this.attempts, options.baseDelay, options.maxDelay, options.random);
+    // The next attempt is expected to take about as long as this one did.
+    const needed = delay + Math.max(1, this.#lastDuration);
+    if (performance.now() + needed > this.deadlineAt) {
+      if (retryAfter === undefined) return undefined;
+      return new OutboundDeadlineError(undefined, { origin: this.origin, attempts: this.attempts, budget: this.budget, retryAfter, cause: this.#lastError });
+    }
+    const budget = this.state.budget;
+    if (budget !== undefined && !budget.tryRetry()) {
+      if (budgetRefusedChannel.hasSubscribers) {
+        budgetRefusedChannel.publish({ origin: this.origin, method: this.method, path: this.path, attempt: this.attempts + 1, reason });
+      }
+      return undefined;
+    }
+    if (retryChannel.hasSubscribers) {
+      retryChannel.publish({ origin: this.origin, method: this.method, path: this.path, attempt: this.attempts + 1, delayMs: delay, reason, retryAfterMs: retryAfter });
+    }
+    return delay;
+  }
+
+  #safeToRetry(): boolean {
+    const { opts } = this;
+    if (this.#replayBody === NOT_REPLAYABLE) return false;
+    if (this.options.retryMethods.includes(this.method)) return true;
+    const key = headerValue(opts.headers, 'idempotency-key');
+    return key !== undefined && key.length > 0;
+  }
+
+  #onDeadline(): void {
+    this.#deadlineTimer = undefined;
+    this.abortWith(new OutboundDeadlineError(undefined, { origin: this.origin, attempts: this.attempts, budget: this.budget, cause: this.#lastError }), 'error');
+  }
+}
