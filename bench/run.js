@@ -37,6 +37,7 @@ const HELP = `Usage: npm run bench -- [options]
   --seed N              seed of the round order (default: time)
   --out FILE            markdown report path (default bench/results/bench-<time>.md; JSON next to it)
   --quick               smoke run: 1 round, 1 slice of 1 s, 2000 warm-up requests, 20000 memory requests, no profiles
+  --outbound            only the client-side bench: @keel/outbound's dispatcher against a bare undici Agent (bench/outbound.js)
   --node ${SUPPORTED_LINES.join('|')}     the Node line the servers and load generators run on (default ${CURRENT_LTS}, the active
                         LTS; targets are judged on ${JUDGED_LINES.join(' and ')}); other lines come from scripts/node-matrix
   --help
@@ -56,6 +57,7 @@ const FLAGS = {
   seed: { type: 'string' },
   out: { type: 'string' },
   quick: { type: 'boolean' },
+  outbound: { type: 'boolean' },
   node: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -78,6 +80,7 @@ function parseArgs(argv) {
     node: parseNodeLine(values.node ?? CURRENT_LTS),
   };
   if (values.quick) Object.assign(options, { rounds: 1, duration: 1, slices: 1, warmup: 2000, memoryRequests: 20000, profile: false });
+  options.outbound = values.outbound === true;
   const numbers = { rounds: 'rounds', duration: 'duration', slices: 'slices', warmup: 'warmup', connections: 'connections', 'memory-requests': 'memoryRequests', seed: 'seed' };
   for (const [flag, key] of Object.entries(numbers)) if (values[flag] !== undefined) options[key] = Number(values[flag]);
   if (values.variants !== undefined) options.variants = values.variants.split(',').filter(Boolean);
@@ -259,6 +262,7 @@ async function main() {
   runOnNodeLine(options.node);
   const startedAt = new Date();
   const pins = pinning(options.pin);
+  if (options.outbound) return require('./outbound').reportOutbound(options, pins, startedAt, log);
   const next = random(options.seed);
   const names = options.variants || ALL_VARIANTS;
   const variants = names

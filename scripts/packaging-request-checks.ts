@@ -163,12 +163,13 @@ const { createClient } = require('@keel/drill');
 // keel-drill's clients: a request answered in full, whose body names its ID, is completed.
 const app = express();
 app.get('/work', (req, res) => res.send('done ' + req.query.id));
+app.get('/stale', (req, res) => res.send('done 9-9'));
 withServer(app, async (url) => {
   const port = Number(new URL(url).port);
   for (const kind of ['agent', 'undici']) {
     const client = createClient(kind, { port, connections: 2, requestTimeoutMs: 2000 });
     expectEqual((await client.send('/work?id=7-1', '7-1')).outcome, 'completed', kind + ' completed');
-    expectEqual((await client.send('/work?id=7-2', '7-3')).outcome, 'lost', kind + ' wrong body');
+    expectEqual((await client.send('/stale?id=7-2', '7-2')).outcome, 'lost', kind + ' a body for another request');
     await client.close();
   }
   console.log('ok');

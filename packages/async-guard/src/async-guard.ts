@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestContext } from '@keel/lifecycle';
+import { requestContext, markSettlesSafely } from '@keel/lifecycle';
 import { resolveAsyncGuardOptions, type AsyncGuardOptions } from './options';
 
 /** The middleware {@link asyncGuard} returns. */
@@ -18,7 +18,7 @@ export type AsyncGuardMiddleware = (req: IncomingMessage, res: ServerResponse, n
 export function asyncGuard(options?: Partial<AsyncGuardOptions>): AsyncGuardMiddleware {
   resolveAsyncGuardOptions(options);
   const openContext = requestContext();
-  return function asyncGuardMiddleware(req, res, next) {
+  return markSettlesSafely(function asyncGuardMiddleware(req, res, next) {
     openContext(req, res, next);
-  };
+  });
 }

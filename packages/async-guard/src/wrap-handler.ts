@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { settlesSafely } from '@keel/lifecycle';
 import { toError } from './errors';
 import { writeProblem } from './answer';
 import { reportLateFault, state } from './state';
@@ -14,9 +15,12 @@ const CONTROL_FLOW = new Set<unknown>(['route', 'router']);
 /**
  * Returns the guard wrapper of `fn`, made once per handler: the same function
  * registered on several routes (or by `app.all`, once per method) shares it.
+ * A middleware marked with lifecycle's `SETTLES_SAFELY` (every keel middleware
+ * is) is returned as it is.
  */
 export function wrapHandler<F extends Handler>(fn: F): F {
-  if (state.originals.has(fn)) return fn;
+  // keel's own middleware never throws, never rejects and calls next once: a guard would only cost.
+  if (state.originals.has(fn) || settlesSafely(fn)) return fn;
   const existing = state.wrappers.get(fn);
   if (existing !== undefined) return existing as F;
   const wrapper = makeWrapper(fn);

@@ -268,3 +268,34 @@ describeEachExpress('guardApp()', ({ express, major }) => {
     expect(() => guardApp((() => {}) as never)).toThrow(/an Express app or router/);
   });
 });
+
+describeEachExpress('guardApp() and keel middleware', ({ express }) => {
+  it("leaves keel's own middleware unwrapped and still guards the app's handlers", async () => {
+    const { requestContext, probes, createLifecycle, SETTLES_SAFELY } = await import('@keel/lifecycle');
+    const lifecycle = createLifecycle({ signals: [], exit: false });
+    try {
+      const context = requestContext();
+      const probe = probes({ lifecycle });
+      const mine = async (_req: unknown, _res: unknown, _next: unknown) => {
+        throw new Error('rejected in an async handler');
+      };
+      const app = guardApp(express());
+      app.use(context);
+      app.use(probe);
+      app.get('/fails', mine);
+      app.use((error: Error, _req: unknown, res: { status(code: number): { json(body: unknown): void } }, _next: unknown) => {
+        res.status(500).json({ message: error.message });
+      });
+      const router = (app as unknown as { _router?: { stack: Array<{ handle: unknown }> }; router?: { stack: Array<{ handle: unknown }> } });
+      const handles = (router._router ?? router.router)!.stack.map((layer) => layer.handle);
+      expect(handles).toContain(context);
+      expect(handles).toContain(probe);
+      expect((context as unknown as Record<symbol, unknown>)[SETTLES_SAFELY]).toBe(true);
+      const response = await request(app).get('/fails');
+      expect(response.status).toBe(500);
+      expect(response.body).toEqual({ message: 'rejected in an async handler' });
+    } finally {
+      lifecycle.dispose();
+    }
+  });
+});

@@ -111,6 +111,15 @@ describeEachExpress('chaos()', ({ express, major }) => {
     expect(reply.ms).toBeGreaterThanOrEqual(100);
   });
 
+  it('keeps serving on the same app after each fault a request can carry', async () => {
+    const url = await start({ enabled: true, rules: [{ fault: 'latency', delay: 20 }, { fault: 'slow-body', delay: 40, chunks: 2 }] });
+    for (const fault of ['latency', 'error', 'throw', 'reject', 'reset', 'cut-body', 'slow-body']) {
+      await get(url, '/work', trigger(fault));
+      const after = await get(url, '/work');
+      expect({ fault, status: after.status, body: after.body === BODY }).toEqual({ fault, status: 200, body: true });
+    }
+  });
+
   it('selects requests by path and method, and by probability without a trigger', async () => {
     const draws = [0.2, 0.9];
     const url = await start({

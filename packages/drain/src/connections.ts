@@ -270,27 +270,34 @@ export class ConnectionTracker implements SocketOwner {
     this.#lastActivityAt = Date.now();
     if (this.#deregistering) this.requestsDuringDrain++;
     if (this.#forceClose) this.#markClose(connection, res);
-    let settled = false;
-    const done = (): void => {
-      if (settled) return;
-      settled = true;
-      res.off('finish', done);
-      res.off('close', done);
-      this.#inFlight--;
-      this.#lastActivityAt = Date.now();
-      const index = connection.responses.indexOf(res);
-      if (index !== -1) connection.responses.splice(index, 1);
-      if (this.#deregistering && res.writableFinished) this.responsesDuringDrain++;
-      if (connection.responses.length > 0) return;
-      connection.closesAfterResponse = this.#marked.has(res) && res.writableFinished;
-      connection.quietSince = Date.now();
-      connection.quietBytes = connection.socket.bytesRead;
-      connection.bytesAtLastRequest = connection.quietBytes;
-      connection.partialSince = undefined;
-      if (this.#closing) this.#scheduleSweep();
-    };
-    res.once('finish', done);
-    res.once('close', done);
+    // One function for every response (`this` names it): nothing allocated per request.
+    res.on('close', this.#responseClosed);
+  }
+
+  // A response always emits 'close', after 'finish' or when its connection died; on
+  // Node 20 and 22 one still queued behind a pipelined response does not, and goes with its connection.
+  readonly #responseClosed = ((tracker: ConnectionTracker) =>
+    function responseClosed(this: ServerResponse): void {
+      tracker.#responseDone(this);
+    })(this);
+
+  #responseDone(res: ServerResponse): void {
+    const connection = this.#bySocket.get(res.req.socket!);
+    if (connection === undefined) return;
+    const { responses } = connection;
+    const index = responses[0] === res ? 0 : responses.indexOf(res);
+    if (index === -1) return;
+    responses.splice(index, 1);
+    this.#inFlight--;
+    this.#lastActivityAt = Date.now();
+    if (this.#deregistering && res.writableFinished) this.responsesDuringDrain++;
+    if (responses.length > 0) return;
+    connection.closesAfterResponse = this.#marked.has(res) && res.writableFinished;
+    connection.quietSince = this.#lastActivityAt;
+    connection.quietBytes = connection.socket.bytesRead;
+    connection.bytesAtLastRequest = connection.quietBytes;
+    connection.partialSince = undefined;
+    if (this.#closing) this.#scheduleSweep();
   }
 
   // Only the newest response of a connection says close: with pipelining, Node

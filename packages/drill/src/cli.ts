@@ -13,7 +13,8 @@ const HELP = `Usage: keel-drill --start "node app.js" [options]
 Starts your app, drives keep-alive load at it, sends SIGTERM, and counts every
 request: completed, refused before sending, or lost after sending. Repeats with a
 fresh start each time, prints a report, and exits 1 if any request was lost.
-The app must listen on the port in $PORT (on 127.0.0.1 or all interfaces).
+The app must listen on the port in $PORT (on 127.0.0.1 or all interfaces); it
+runs with NODE_ENV=production, as it does in production.
 
   --start CMD          the shell command that starts the app (required)
   --name NAME          its name in the report (default: app)

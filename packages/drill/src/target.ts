@@ -139,7 +139,7 @@ export function startTarget(spec: TargetSpec, fixedPort?: number): RunningTarget
       if (error) reject(error);
       else resolve(value!);
     };
-    const timer = setTimeout(() => finish(new Error(`the app was not ready within ${startTimeoutMs} ms${spec.readyPath ? ` (GET ${spec.readyPath} never answered 2xx)` : ''}; stderr: ${stderr.slice(-2000)}`)), startTimeoutMs);
+    const timer = setTimeout(() => finish(new Error(`the app was not ready within ${startTimeoutMs} ms${spec.readyPath ? ` (GET ${spec.readyPath} never answered 2xx)` : ''}${port !== undefined && spec.command !== undefined ? ` on port ${port}: does it listen on $PORT?` : ''}; stderr: ${stderr.slice(-2000)}`)), startTimeoutMs);
     void exited.then((exit) => finish(new Error(`the app exited (${exit.code ?? exit.signal}) before it was ready; stderr: ${stderr.slice(-2000)}`)));
     const poll = async (known: number) => {
       while (!done) {

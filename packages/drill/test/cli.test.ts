@@ -1,4 +1,4 @@
-import { findHaproxy } from '@keel/drill';
+import { describeWithPrograms } from '@keel/test-support';
 import { assertBuilt, drill, fixture, SHORT } from './helpers';
 
 const SECRET = 'drill-chaos-secret-0123456789';
@@ -52,17 +52,6 @@ describe('keel-drill', () => {
     expect(results.single[0]!.faults.answered).toBe(results.single[0]!.faults.sent);
   });
 
-  const haproxy = findHaproxy();
-  (haproxy ? it : it.skip)('runs a rolling restart behind haproxy with --rolling: nothing lost', async () => {
-    const run = await drill(['--start', `node ${fixture('keel-app.js')}`, '--ready', '/readyz', '--rolling', '--json', '--no-progress', ...SHORT.map((arg) => (arg === '1' ? '0' : arg))], { PRE_STOP_MS: '1000' }, 60_000);
-    const results = JSON.parse(run.stdout) as Results;
-    expect({ code: run.code, failures: results.failures, errors: results.errors }).toEqual({ code: 0, failures: [], errors: [] });
-    expect(results.single).toEqual([]);
-    expect(results.rolling).toHaveLength(1);
-    expect(results.rolling[0]!.counts.completed).toBeGreaterThan(0);
-    expect(results.rolling[0]!.restarts.map((restart) => restart.exitCode)).toEqual([0, 0]);
-  }, 60_000);
-
   it.each([
     [['--shutdowns', '1'], /option "--start" must be the command that starts your app/],
     [['--start', 'node a.js && node b.js'], /option "targets\[0\].command" must be one command/],
@@ -91,4 +80,16 @@ describe('keel-drill', () => {
     const version = await drill(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
+});
+
+describeWithPrograms(['haproxy'], 'keel-drill --rolling', () => {
+  it('runs a rolling restart behind haproxy with --rolling: nothing lost', async () => {
+    const run = await drill(['--start', `node ${fixture('keel-app.js')}`, '--ready', '/readyz', '--rolling', '--json', '--no-progress', ...SHORT.map((arg) => (arg === '1' ? '0' : arg))], { PRE_STOP_MS: '1000' }, 60_000);
+    const results = JSON.parse(run.stdout) as Results;
+    expect({ code: run.code, failures: results.failures, errors: results.errors }).toEqual({ code: 0, failures: [], errors: [] });
+    expect(results.single).toEqual([]);
+    expect(results.rolling).toHaveLength(1);
+    expect(results.rolling[0]!.counts.completed).toBeGreaterThan(0);
+    expect(results.rolling[0]!.restarts.map((restart) => restart.exitCode)).toEqual([0, 0]);
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { markSettlesSafely } from '@keel/lifecycle';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeLog } from './log';
 import { resolveOptions, type ErrorHandlerOptions, type ResolvedErrorHandlerOptions } from './options';
@@ -23,13 +24,13 @@ export function errorHandler(options?: Partial<ErrorHandlerOptions>): ErrorMiddl
   const respond = createResponder(resolved);
 
   // Four parameters: Express tells error middleware apart by its arity.
-  return function errorHandlerMiddleware(error: unknown, req: IncomingMessage, res: ServerResponse, _next: (error?: unknown) => void): void {
+  return markSettlesSafely(function errorHandlerMiddleware(error: unknown, req: IncomingMessage, res: ServerResponse, _next: (error?: unknown) => void): void {
     try {
       respond(error, req, res);
     } catch (internal) {
       lastResort(resolved, internal, req, res);
     }
-  };
+  });
 }
 
 /** When answering itself failed: a bare 500 if nothing was sent, else cut the connection. */

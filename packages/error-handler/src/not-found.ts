@@ -1,3 +1,4 @@
+import { markSettlesSafely } from '@keel/lifecycle';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lastResort } from './error-handler';
 import { RouteNotFoundError } from './errors';
@@ -23,7 +24,7 @@ export function notFound(options?: Partial<NotFoundOptions>): Middleware {
   const resolved = resolveOptions(options);
   const respond = createResponder(resolved);
 
-  return function notFoundMiddleware(req: IncomingMessage, res: ServerResponse, _next: (error?: unknown) => void): void {
+  return markSettlesSafely(function notFoundMiddleware(req: IncomingMessage, res: ServerResponse, _next: (error?: unknown) => void): void {
     // As Express's own handler does: a route that sent headers and then called next() is not a 404.
     if (res.headersSent) return;
     try {
@@ -34,5 +35,5 @@ export function notFound(options?: Partial<NotFoundOptions>): Middleware {
     } catch (internal) {
       lastResort(resolved, internal, req, res);
     }
-  };
+  });
 }

@@ -37,3 +37,4 @@ export { REDACTED, DEFAULT_REDACTED_NAMES, redactNames, redactedNames, isRedacte
 export type { RedactValueOptions } from './redact';
 export { stateChannel, shutdownChannel, phaseChannel } from './channels';
 export type { StateMessage, ShutdownMessage, PhaseMessage, TimelineStep } from './channels';
+export { SETTLES_SAFELY, markSettlesSafely, settlesSafely } from './middleware-marks';

@@ -1,3 +1,4 @@
+import { markSettlesSafely } from './middleware-marks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HealthCheckRunner, type HealthCheckResult } from './health-checks';
 import { getDefaultLifecycle } from './default-lifecycle';
@@ -70,7 +71,7 @@ export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
     }
   };
 
-  return function probesMiddleware(req, res, next) {
+  return markSettlesSafely(function probesMiddleware(req, res, next) {
     const probe = req.method === 'GET' || req.method === 'HEAD' ? routes.get(pathOf(req.url)) : undefined;
     if (probe === undefined) {
       if (next !== undefined) return next();
@@ -83,7 +84,7 @@ export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
       (body) => send(req, res, verbose ? body : { status: body.status }),
       (error: unknown) => (next !== undefined ? next(error) : res.destroy()),
     );
-  };
+  });
 }
 
 function hasBeenReady(lifecycle: ProbedLifecycle): boolean {

@@ -1,3 +1,4 @@
+import { markSettlesSafely } from './middleware-marks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runInRequestContext } from './context';
 import { resolveRequestContextOptions, type RequestContextOptions } from './options';
@@ -12,7 +13,7 @@ export type RequestContextMiddleware = (req: IncomingMessage, res: ServerRespons
  */
 export function requestContext(options?: Partial<RequestContextOptions>): RequestContextMiddleware {
   resolveRequestContextOptions(options);
-  return function requestContextMiddleware(req, res, next) {
+  return markSettlesSafely(function requestContextMiddleware(req, res, next) {
     runInRequestContext(req, res, next);
-  };
+  });
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { describeEachExpress } from '@keel/test-support';
 import { metrics, metricsEndpoint, resolveOptions } from '@keel/metrics';
-import { register as globalRegistry, Registry } from 'prom-client';
+import { Histogram, register as globalRegistry, Registry } from 'prom-client';
 import request from 'supertest';
 import { freshRegistry, get, labelValues, parseScrape, serve, valueOf, type Served } from './helpers';
 
@@ -218,6 +218,29 @@ describe('metricsEndpoint()', () => {
   it('answers 405 to other methods', async () => {
     const app = http.createServer(metricsEndpoint({ registry: new Registry() }));
     await request(app).post('/metrics').expect(405).expect('Allow', 'GET, HEAD');
+  });
+});
+
+describe('metrics() and a shared registry', () => {
+  it('refuses a registry where another library registered http_request_duration_seconds', () => {
+    const registry = new Registry();
+    new Histogram({ name: 'http_request_duration_seconds', help: 'theirs', labelNames: ['method', 'path', 'status_code'], registers: [registry] });
+    expect(() => metrics({ registry })).toThrow(/@keel\/metrics: the registry already has a metric named http_request_duration_seconds/);
+  });
+
+  it('empties the histogram on registry.resetMetrics()', async () => {
+    const registry = new Registry();
+    const middleware = metrics({ registry, keelEvents: false });
+    const app = http.createServer((req, res) => middleware(req, res, () => res.end('ok')));
+    await request(app).get('/x').expect(200);
+    expect(valueOf(parseScrape(await registry.metrics()), 'http_request_duration_seconds_count')).toBe(1);
+    registry.resetMetrics();
+    expect(valueOf(parseScrape(await registry.metrics()), 'http_request_duration_seconds_count')).toBe(0);
+    await request(app).get('/x').expect(200);
+    const samples = parseScrape(await registry.metrics());
+    expect(valueOf(samples, 'http_request_duration_seconds_count', { route: '<unmatched>', method: 'GET', status_code: '200' })).toBe(1);
+    expect(valueOf(samples, 'http_request_duration_seconds_bucket', { le: '+Inf' })).toBe(1);
+    expect((await registry.getMetricsAsJSON()).find((metric) => metric.name === 'http_request_duration_seconds')).toMatchObject({ type: 'histogram' });
   });
 });
 

@@ -12,6 +12,7 @@ import { headerValue, isReplayable } from './headers';
 import type { OriginState } from './origins';
 import type { ResolvedOutboundOptions } from './options';
 import { trackCall, untrackCall, type AbortableCall } from './shutdown';
+import { clock, readClock, unwatch, watch, type Watched } from './watchdog';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type Dispatch = (options: DispatchOptions, handler: RawHandler) => boolean;
@@ -62,23 +63,25 @@ type Phase = 'connect' | 'headers' | 'body';
  * deliver, and times the attempt's phases itself (undici's own timers tick in
  * half-seconds: too coarse for a budget in milliseconds).
  */
-class AttemptHandler implements RawHandler {
+class AttemptHandler implements RawHandler, Watched {
   abort: ((reason?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   /** Response headers went to the caller: from now on this attempt is the call's answer. */
   forwarded = false;
   /** A retryable response whose body is read and dropped before the retry. */
   discarding = false;
-  readonly startedAt = performance.now();
-  #timer: NodeJS.Timeout | undefined;
+  readonly startedAt: number;
   #phase: Phase = 'connect';
-  /** performance.now() at which the current phase times out; Infinity when it cannot. */
-  #expiresAt = Infinity;
-  /** performance.now() at which the timer fires. */
-  #timerAt = Infinity;
+  /** The moment (on the watchdog's clock) the current phase, or the call's budget, runs out. */
+  expiresAt: number;
 
-  constructor(readonly call: OutboundCall) {
-    this.#arm('connect');
+  constructor(
+    readonly call: OutboundCall,
+    startedAt: number,
+  ) {
+    this.startedAt = startedAt;
+    this.expiresAt = this.#limit(call.options.connectTimeout, startedAt);
+    watch(this);
   }
 
   get stale(): boolean {
@@ -107,7 +110,7 @@ class AttemptHandler implements RawHandler {
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | null, socket: Duplex): void {
-    this.#disarm();
+    unwatch(this);
     if (this.stale) return;
     this.call.finish('response', statusCode, undefined);
     this.call.handler.onUpgrade?.(statusCode, rawHeaders, socket);
@@ -115,7 +118,7 @@ class AttemptHandler implements RawHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.stale) {
-      this.#disarm();
+      unwatch(this);
       return true;
     }
     this.resume = resume;
@@ -126,28 +129,28 @@ class AttemptHandler implements RawHandler {
       return true;
     }
     if (decision !== 'forward') {
-      this.#disarm();
+      unwatch(this);
       this.call.fail(decision, 'error');
       this.abort?.(decision);
       return true;
     }
     this.forwarded = true;
     const more = this.call.handler.onHeaders?.(statusCode, rawHeaders, this.call.resumeBody, statusText) !== false;
-    if (!more) this.#expiresAt = Infinity;
+    if (!more) this.expiresAt = this.call.deadlineAt;
     return more;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.stale || !this.forwarded) return true;
-    this.#touch();
+    this.#arm('body');
     const more = this.call.handler.onData?.(chunk) !== false;
-    // A paused body (the caller's back-pressure) is not a silent dependency.
-    if (!more) this.#expiresAt = Infinity;
+    // A paused body (the caller's back-pressure) is not a silent dependency; the call's deadline still holds.
+    if (!more) this.expiresAt = this.call.deadlineAt;
     return more;
   }
 
   onComplete(rawTrailers: Buffer[] | null): void {
-    this.#disarm();
+    unwatch(this);
     if (this.stale) return;
     if (this.discarding) {
       this.call.startPendingRetry();
@@ -158,7 +161,7 @@ class AttemptHandler implements RawHandler {
   }
 
   onError(error: Error): void {
-    this.#disarm();
+    unwatch(this);
     if (this.stale) return;
     if (this.discarding) {
       // The retry was decided on the status; a body cut short changes nothing.
@@ -174,45 +177,23 @@ class AttemptHandler implements RawHandler {
     this.resume?.();
   }
 
-  /**
-   * Enters a phase. One timer serves every phase of the attempt: it is set once
-   * and, when it fires early for a later phase, set again for what is left, so
-   * a call that answers in time pays one timer, not one per phase.
-   */
+  /** Enters a phase (or, for the body, counts its silence again from now). */
   #arm(phase: Phase): void {
     this.#phase = phase;
     const { options, opts } = this.call;
-    const ms = phase === 'connect' ? options.connectTimeout : phase === 'headers' ? (opts.headersTimeout ?? options.headersTimeout) : (opts.bodyTimeout ?? options.bodyTimeout);
-    if (ms <= 0) {
-      this.#expiresAt = Infinity;
-      return;
-    }
-    this.#expiresAt = performance.now() + ms;
-    // A timer already set fires early enough unless this phase is shorter than what it was set for.
-    if (this.#timer !== undefined && this.#timerAt <= this.#expiresAt + 0.5) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = this.#expiresAt;
-    this.#timer = setTimeout(() => this.#check(), ms);
+    const ms = phase === 'headers' ? (opts.headersTimeout ?? options.headersTimeout) : (opts.bodyTimeout ?? options.bodyTimeout);
+    this.expiresAt = this.#limit(ms, clock.now);
   }
 
-  /** Body data arrived: the silence is counted again from now. */
-  #touch(): void {
-    if (this.#phase === 'body' && this.#expiresAt !== Infinity) this.#expiresAt = performance.now() + (this.call.opts.bodyTimeout ?? this.call.options.bodyTimeout);
+  #limit(ms: number, from: number): number {
+    return ms > 0 ? Math.min(from + ms, this.call.deadlineAt) : this.call.deadlineAt;
   }
 
-  #disarm(): void {
-    this.#expiresAt = Infinity;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #check(): void {
-    this.#timer = undefined;
-    if (this.stale || this.#expiresAt === Infinity) return;
-    const left = this.#expiresAt - performance.now();
-    if (left > 0.5) {
-      this.#timerAt = this.#expiresAt;
-      this.#timer = setTimeout(() => this.#check(), Math.ceil(left));
+  /** Called by the watchdog once `expiresAt` has passed. */
+  expire(): void {
+    if (this.stale) return;
+    if (this.expiresAt >= this.call.deadlineAt) {
+      this.call.onDeadline();
       return;
     }
     const phase = this.#phase;
@@ -240,7 +221,8 @@ export class OutboundCall implements AbortableCall {
   readonly method: string;
   readonly path: string;
   readonly context: RequestContext | undefined;
-  readonly startedAt = performance.now();
+  /** When the call started, on the watchdog's clock (which this refreshes). */
+  readonly startedAt = readClock();
   /** The call's budget in ms, and the moment (performance clock) it runs out. */
   readonly budget: number;
   readonly deadlineAt: number;
@@ -253,16 +235,16 @@ export class OutboundCall implements AbortableCall {
   #trialCall = false;
   #trialRecorded = false;
   #scope: AsyncResource | undefined;
-  #deadlineTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #pendingRetry: PendingRetry | undefined;
   #signal: AbortSignal | undefined;
   readonly #fetchScope: FetchScope | undefined;
   /** What a retry sends as the body; NOT_REPLAYABLE when the first attempt's body cannot be sent again. */
-  readonly #replayBody: DispatchOptions['body'] | typeof NOT_REPLAYABLE;
+  readonly #replayBody: DispatchOptions['body'] | (() => DispatchOptions['body']) | typeof NOT_REPLAYABLE;
   #lastDuration = 0;
   #lastError: unknown;
-  readonly #onSignalAbort = (): void => this.abortWith(this.#signal!.reason as Error, 'aborted');
+  // Created only for calls made inside a request.
+  #onSignalAbort: (() => void) | undefined;
 
   constructor(
     readonly options: ResolvedOutboundOptions,
@@ -278,7 +260,9 @@ export class OutboundCall implements AbortableCall {
     this.path = query === -1 ? path : path.slice(0, query);
     this.context = getContext();
     this.#fetchScope = fetchScopes.getStore();
-    this.#replayBody = isReplayable(opts.body) ? opts.body : (this.#fetchScope?.body ?? NOT_REPLAYABLE);
+    const replay = (opts as { replayBody?: unknown }).replayBody;
+    // A stream is replayed only when the caller gives a function that makes it again.
+    this.#replayBody = isReplayable(opts.body) ? opts.body : typeof replay === 'function' ? (replay as () => DispatchOptions['body']) : (this.#fetchScope?.body ?? NOT_REPLAYABLE);
     let budget = options.timeout;
     const deadline = this.context?.deadline;
     if (deadline !== undefined) budget = Math.min(budget, deadline - Date.now() - options.reserve);
@@ -286,8 +270,12 @@ export class OutboundCall implements AbortableCall {
     this.deadlineAt = this.startedAt + this.budget;
   }
 
-  /** The `resume` the caller's handler gets: it reaches the current attempt. */
-  readonly resumeBody = (): void => this.current?.resumeBody();
+  #resumeBody: (() => void) | undefined;
+
+  /** The `resume` the caller's handler gets: it reaches the current attempt. Made once, when a response is forwarded. */
+  get resumeBody(): () => void {
+    return (this.#resumeBody ??= (): void => this.current?.resumeBody());
+  }
 
   /** Starts the call: checks the signal, budget and breaker, then makes the first attempt. */
   start(): void {
@@ -298,6 +286,7 @@ export class OutboundCall implements AbortableCall {
       const signal = context.signal;
       if (signal.aborted) return this.fail(signal.reason as Error, 'aborted');
       this.#signal = signal;
+      this.#onSignalAbort = (): void => this.abortWith(signal.reason as Error, 'aborted');
       signal.addEventListener('abort', this.#onSignalAbort, { once: true });
     }
     if (this.budget <= 0) return this.fail(new OutboundDeadlineError(undefined, { origin: this.origin, attempts: 0, budget: 0 }), 'error');
@@ -309,7 +298,6 @@ export class OutboundCall implements AbortableCall {
       }
       this.#trialCall = admission.trial;
     }
-    this.#deadlineTimer = setTimeout(() => this.#onDeadline(), this.budget);
     trackCall(this);
     this.state.budget?.recordFirstAttempt();
     this.#attempt();
@@ -326,7 +314,7 @@ export class OutboundCall implements AbortableCall {
 
   /** Decides, at an attempt's response headers: forward the response, retry, or fail with an error. */
   onResponseHeaders(attempt: AttemptHandler, statusCode: number, rawHeaders: Buffer[]): 'forward' | 'retry' | Error {
-    this.#lastDuration = performance.now() - attempt.startedAt;
+    this.#lastDuration = clock.now - attempt.startedAt;
     this.statusCode = statusCode;
     this.#record(statusCode < 500);
     if (!this.options.retryStatuses.includes(statusCode)) return 'forward';
@@ -345,7 +333,7 @@ export class OutboundCall implements AbortableCall {
       this.fail(mapError(error, this), 'error');
       return;
     }
-    this.#lastDuration = performance.now() - attempt.startedAt;
+    this.#lastDuration = clock.now - attempt.startedAt;
     this.#lastError = error;
     this.#record(false);
     const code = codeOf(error);
@@ -384,9 +372,8 @@ export class OutboundCall implements AbortableCall {
   finish(outcome: CallOutcome, statusCode: number | undefined, errorCode: string | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.#deadlineTimer);
     clearTimeout(this.#retryTimer);
-    this.#signal?.removeEventListener('abort', this.#onSignalAbort);
+    if (this.#onSignalAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onSignalAbort);
     untrackCall(this);
     // A trial call that ends without an outcome must not hold the circuit half-open for ever.
     if (this.#trialCall && !this.#trialRecorded) this.state.breaker?.releaseTrial();
@@ -408,15 +395,16 @@ export class OutboundCall implements AbortableCall {
   #attempt(): void {
     if (this.finished) return;
     const number = ++this.attempts;
-    const attempt = new AttemptHandler(this);
+    const attempt = new AttemptHandler(this, number === 1 ? this.startedAt : readClock());
     this.current = attempt;
     if (attemptChannel.hasSubscribers) {
       attemptChannel.publish({ origin: this.origin, method: this.method, path: this.path, attempt: number, traceId: this.context?.traceId });
     }
     const opts = this.opts;
-    // The attempt times its own phases; undici's timers stay off.
-    const attemptOptions: DispatchOptions = { ...opts, headersTimeout: 0, bodyTimeout: 0 };
-    if (number > 1) attemptOptions.body = this.#replayBody as DispatchOptions['body'];
+    // The attempt times its own phases, more finely than undici (whose own timers are off in the Agent
+    // outbound() creates, and later than ours in one passed in); the options are copied only to replay a body.
+    const replay = this.#replayBody;
+    const attemptOptions: DispatchOptions = number === 1 ? opts : { ...opts, body: typeof replay === 'function' ? replay() : (replay as DispatchOptions['body']) };
     try {
       this.dispatch(attemptOptions, attempt);
     } catch (error) {
@@ -469,8 +457,8 @@ export class OutboundCall implements AbortableCall {
     return key !== undefined && key.length > 0;
   }
 
-  #onDeadline(): void {
-    this.#deadlineTimer = undefined;
+  /** The call's budget ran out (checked by the current attempt's timer: a retry's wait always ends before it). */
+  onDeadline(): void {
     this.abortWith(new OutboundDeadlineError(undefined, { origin: this.origin, attempts: this.attempts, budget: this.budget, cause: this.#lastError }), 'error');
   }
 }

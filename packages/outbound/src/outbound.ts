@@ -91,6 +91,7 @@ export function outbound(options?: OutboundOptions): Dispatcher {
   const resolved = resolveOptions(options);
   const base =
     resolved.dispatcher ??
-    new Agent({ connect: { timeout: resolved.connectTimeout }, headersTimeout: resolved.headersTimeout, bodyTimeout: resolved.bodyTimeout });
+    // Each attempt times its headers and body itself, to the millisecond: undici's half-second timers stay off.
+    new Agent({ connect: { timeout: resolved.connectTimeout }, headersTimeout: 0, bodyTimeout: 0 });
   return new OutboundDispatcher(base, resolved);
 }

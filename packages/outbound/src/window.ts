@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from './watchdog';
 
 const BUCKETS = 10;
 
@@ -16,7 +16,7 @@ export class SlidingCounts {
 
   constructor(window: number) {
     this.#span = window / BUCKETS;
-    this.#bucketStart = performance.now();
+    this.#bucketStart = clock.now;
   }
 
   /** Events of the first kind in the window. */
@@ -47,7 +47,8 @@ export class SlidingCounts {
   }
 
   #advance(): void {
-    const elapsed = performance.now() - this.#bucketStart;
+    // The watchdog's clock, refreshed at each call: a window counts in tenths of seconds.
+    const elapsed = clock.now - this.#bucketStart;
     if (elapsed < this.#span) return;
     const steps = Math.floor(elapsed / this.#span);
     if (steps >= BUCKETS) {

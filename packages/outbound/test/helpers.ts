@@ -40,6 +40,7 @@ export interface SeenRequest {
  */
 export async function scriptedServer(script: readonly Step[] | ((n: number, req: http.IncomingMessage) => Step)) {
   const seen: SeenRequest[] = [];
+  let count = 0;
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
     const timer = setTimeout(() => {
@@ -53,7 +54,7 @@ export async function scriptedServer(script: readonly Step[] | ((n: number, req:
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      const n = seen.length;
+      const n = count++;
       const entry: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body, at: performance.now(), answered: false, abandoned: false };
       seen.push(entry);
       res.on('close', () => {

@@ -169,6 +169,15 @@ describe('outbound() retries', () => {
     expect(dependency.seen[0]!.body).toBe('{"n":1}');
   });
 
+  it('replays a streamed body when the call gives replayBody, a function that makes it again', async () => {
+    dependency = await scriptedServer([{ status: 503 }, { status: 200 }]);
+    dispatcher = outbound(FAST);
+    const makeBody = () => Readable.from(['{"n"', ':1}']);
+    const options = { method: 'PUT', body: makeBody(), replayBody: makeBody } as Partial<Dispatcher.RequestOptions>;
+    expect(await call('/orders', options)).toMatchObject({ status: 200 });
+    expect(dependency.seen.map((seen) => seen.body)).toEqual(['{"n":1}', '{"n":1}']);
+  });
+
   it('makes one attempt when attempts is 1', async () => {
     dependency = await scriptedServer([{ status: 503 }, { status: 200 }]);
     dispatcher = outbound({ ...FAST, attempts: 1 });

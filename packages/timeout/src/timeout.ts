@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   createJsonLogger,
+  markSettlesSafely,
   onRequestContextEnd,
   openRequestContext,
   peekDefaultLifecycle,
@@ -45,10 +46,10 @@ let stderrLogger: Logger | undefined;
 export function timeout(options?: number | string | TimeoutOptions): TimeoutMiddleware {
   listenForContextEnds();
   const deadlines = new RequestDeadlines(resolveOptions(options));
-  return function timeoutMiddleware(req, res, next) {
+  return markSettlesSafely(function timeoutMiddleware(req, res, next) {
     deadlines.arm(openRequestContext(req, res), req, res, next);
     runInRequestContext(req, res, next);
-  };
+  });
 }
 
 /** The deadlines of one `timeout()` middleware: one queue, since every request gets the same budget. */

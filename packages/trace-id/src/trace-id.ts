@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { contextOf, runInRequestContext } from '@keel/lifecycle';
+import { contextOf, runInRequestContext, markSettlesSafely } from '@keel/lifecycle';
 import { OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
 import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
@@ -182,7 +182,7 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
     }
   }
 
-  return function traceIdMiddleware(req, res, next) {
+  return markSettlesSafely(function traceIdMiddleware(req, res, next) {
     const existing = contextOf(req) as TracedContext | undefined;
     // Mounted twice (app and router): the first one's ID stands.
     if (existing !== undefined && existing[OUTBOUND] !== undefined) {
@@ -193,5 +193,5 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
       assign(contextOf(req) as TracedContext, req, res);
       next();
     });
-  };
+  });
 }
