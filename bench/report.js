@@ -34,6 +34,7 @@ function summarize(results) {
         cpuRatio: median(cpuRatios),
         p50: median(samples.map((s) => s.latencyP50)),
         p99: median(samples.map((s) => s.latencyP99)),
+        peakRss: median(samples.map((s) => s.peakRss)),
         cpuUsPerRequest: median(samples.map((s) => s.cpuUsPerRequest)),
         failures: samples.reduce((sum, s) => sum + s.non2xx + s.errors + s.timeouts, 0),
       };
@@ -48,15 +49,36 @@ function verdicts(results, rows = summarize(results)) {
   const byName = new Map(results.variants.map((variant) => [variant.name, variant]));
   for (const variant of results.variants) {
     if (variant.target !== undefined) {
+      // Judged against the variant's hand-written floor when it names one, else against bare Express 5.
+      const floor = variant.floor === undefined ? undefined : byName.get(variant.floor);
       for (const route of results.settings.routes) {
         const row = rows[variant.name] && rows[variant.name][route];
+        const floorRow = floor === undefined ? undefined : rows[floor.name] && rows[floor.name][route];
+        const value = row === undefined ? NaN : floor === undefined ? row.ratio : floorRow === undefined ? NaN : row.ratio / floorRow.ratio;
         out.push({
-          kind: 'ratio',
+          kind: floor === undefined ? 'ratio' : 'floor',
           variant: variant.name,
           route,
-          claim: `${variant.title} >= ${variant.target.toFixed(2)}x`,
-          value: row ? row.ratio : NaN,
-          met: variant.status === 'ok' && row !== undefined ? row.ratio >= variant.target : null,
+          claim: `${variant.title} >= ${variant.target.toFixed(2)}x${floor === undefined ? '' : ` of its floor (${floor.title})`}`,
+          value,
+          met: variant.status === 'ok' && Number.isFinite(value) ? value >= variant.target : null,
+        });
+      }
+    }
+    for (const [bound, limit] of Object.entries(variant.limits || {})) {
+      for (const route of results.settings.routes) {
+        const row = rows[variant.name] && rows[variant.name][route];
+        const base = rows[BASELINE] && rows[BASELINE][route];
+        const known = row !== undefined && base !== undefined;
+        // p99: at most `limit` times bare Express 5's; rssMiB: at most `limit` MiB above its peak RSS.
+        const value = !known ? NaN : bound === 'p99' ? row.p99 / base.p99 : (row.peakRss - base.peakRss) / 1048576;
+        out.push({
+          kind: bound,
+          variant: variant.name,
+          route,
+          claim: bound === 'p99' ? `${variant.title} p99 <= ${limit}x bare Express 5's` : `${variant.title} peak RSS <= bare Express 5's + ${limit} MiB`,
+          value,
+          met: variant.status === 'ok' && Number.isFinite(value) ? value <= limit : null,
         });
       }
     }
@@ -114,19 +136,20 @@ function markdown(results) {
   );
   for (const route of settings.routes) {
     lines.push(`## ${ROUTE_TITLES[route] || route}`, '');
-    lines.push(`| variant (${onNode}) | req/s | ratio to Express 5 | p50 ms | p99 ms | server CPU µs/req | CPU ratio | target |`);
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---|');
+    lines.push(`| variant (${onNode}) | req/s | ratio to Express 5 | p50 ms | p99 ms | peak RSS MiB | server CPU µs/req | CPU ratio | target |`);
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const variant of results.variants) {
       if (variant.status !== 'ok') {
-        lines.push(`| ${variant.title} | unavailable | | | | | | ${variant.target ? `>= ${variant.target}x: unavailable` : ''} |`);
+        lines.push(`| ${variant.title} | unavailable | | | | | | | ${variant.target ? `>= ${variant.target}x: unavailable` : ''} |`);
         continue;
       }
       const row = rows[variant.name][route];
       const title = variant.name === BASELINE ? `${variant.title} (A/A: the noise floor)` : variant.title;
       const range = row.rounds > 1 ? ` (${row.ratioMin.toFixed(2)}–${row.ratioMax.toFixed(2)})` : '';
-      const target = variant.target ? `>= ${variant.target.toFixed(2)}x: ${fmt.verdict(row.ratio >= variant.target)}` : '';
+      const judged = checks.filter((check) => check.variant === variant.name && check.route === route && check.kind !== 'faster');
+      const target = judged.map((check) => `${check.kind === 'floor' ? `${fmt.ratio(check.value)} of floor, ` : check.kind === 'p99' ? `p99 ${fmt.ratio(check.value)}, ` : check.kind === 'rssMiB' ? `RSS +${fmt.us(check.value)} MiB, ` : ''}${check.kind === 'rssMiB' ? `<= ${variant.limits.rssMiB}` : check.kind === 'p99' ? `<= ${variant.limits.p99}x` : `>= ${variant.target.toFixed(2)}x`}: ${fmt.verdict(check.met)}`).join('; ');
       const failures = row.failures > 0 ? ` (${row.failures} failed)` : '';
-      lines.push(`| ${title} | ${fmt.int(row.rps)}${failures} | ${fmt.ratio(row.ratio)}${range} | ${fmt.ms(row.p50)} | ${fmt.ms(row.p99)} | ${fmt.us(row.cpuUsPerRequest)} | ${fmt.ratio(row.cpuRatio)} | ${target} |`);
+      lines.push(`| ${title} | ${fmt.int(row.rps)}${failures} | ${fmt.ratio(row.ratio)}${range} | ${fmt.ms(row.p50)} | ${fmt.ms(row.p99)} | ${fmt.mib(row.peakRss)} | ${fmt.us(row.cpuUsPerRequest)} | ${fmt.ratio(row.cpuRatio)} | ${target} |`);
     }
     lines.push('');
   }

@@ -57,10 +57,29 @@ describe('bench report', () => {
       ['Gone >= 0.97x', null],
     ]);
     const text = markdown(run);
-    expect(text).toContain('| A | 990 | 0.990x | 5 | 9 | 1010.1 | 0.990x | >= 0.97x: met |');
+    expect(text).toContain('| A | 990 | 0.990x | 5 | 9 | n/a | 1010.1 | 0.990x | >= 0.97x: met |');
     expect(text).toContain('| bare Express 5 (A/A: the noise floor) | 1,000 | 1.000x |');
     expect(text).toContain('| Gone | unavailable |');
     expect(text).toContain('- Gone (`gone`): @keel/gone is not built');
     expect(text).toContain('| variant (Node 20) | req/s |');
+  });
+});
+
+describe('bench report against hand-written floors', () => {
+  it('judges a variant with a floor by the ratio of its ratio to the floor\'s, and checks p99 and RSS limits against bare Express 5', () => {
+    const run = results(
+      { express5: [[1000, 1000], [1000, 1000], [1000, 1000]], floor: [[900, 1000], [900, 1000], [900, 1000]], keel: [[880, 1000], [880, 1000], [880, 1000]] },
+      [
+        { name: 'express5', title: 'bare Express 5', group: 'baseline' },
+        { name: 'floor', title: 'the floor', group: 'floor' },
+        { name: 'keel', title: 'keel', group: 'keel', floor: 'floor', target: 0.97, limits: { p99: 1.5 } },
+      ],
+    );
+    const checks = verdicts(run as never);
+    const floorCheck = checks.find((check) => check.variant === 'keel' && check.kind === 'floor')!;
+    expect(floorCheck.value).toBeCloseTo(0.88 / 0.9);
+    expect(floorCheck.met).toBe(true);
+    expect(checks.find((check) => check.variant === 'keel' && check.kind === 'p99')).toMatchObject({ value: 1, met: true });
+    expect(markdown(run as never)).toContain('of floor');
   });
 });

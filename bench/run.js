@@ -19,7 +19,7 @@ const ALL_VARIANTS = fs
   .filter((file) => file.endsWith('.js') && !file.startsWith('_'))
   .map((file) => file.slice(0, -3));
 // Baselines first, then keel, then the rest: only the order of the tables.
-const GROUP_ORDER = ['baseline', 'keel', 'stack', 'comparator', 'reference'];
+const GROUP_ORDER = ['baseline', 'keel', 'stack', 'floor', 'comparator', 'reference'];
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -153,7 +153,7 @@ async function sliceSideBySide(servers, route, loads, options, seconds) {
   const before = await usage();
   const results = await Promise.all(servers.map((server, i) => loads[i].run({ url: `http://127.0.0.1:${server.port}${ROUTES[route]}`, connections: options.connections, duration: seconds })));
   const after = await usage();
-  return results.map((result, i) => ({ ...result, cpuUs: after[i].cpuUserUs - before[i].cpuUserUs + (after[i].cpuSystemUs - before[i].cpuSystemUs) }));
+  return results.map((result, i) => ({ ...result, peakRss: after[i].peakRss, cpuUs: after[i].cpuUserUs - before[i].cpuUserUs + (after[i].cpuSystemUs - before[i].cpuSystemUs) }));
 }
 
 function sum(items, key) {
@@ -195,6 +195,7 @@ async function measureSideBySide(server, baseline, loads, options, round) {
       cpuRatio: baseCpuUsPerRequest / cpuUsPerRequest,
       latencyP50: median(mine.map((s) => s.latencyP50)),
       latencyP99: median(mine.map((s) => s.latencyP99)),
+      peakRss: Math.max(...mine.map((s) => s.peakRss)),
       non2xx: sum(mine, 'non2xx'),
       errors: sum(mine, 'errors'),
       timeouts: sum(mine, 'timeouts'),
@@ -264,11 +265,14 @@ async function main() {
   const pins = pinning(options.pin);
   if (options.outbound) return require('./outbound').reportOutbound(options, pins, startedAt, log);
   const next = random(options.seed);
-  const names = options.variants || ALL_VARIANTS;
+  const chosen = options.variants || ALL_VARIANTS;
+  // A variant judged against its hand-written floor brings the floor along.
+  const floors = chosen.map((name) => require(path.join(VARIANT_DIR, `${name}.js`)).floor).filter((floor) => floor !== undefined);
+  const names = [...new Set([...chosen, ...floors])];
   const variants = names
     .map((name) => {
-      const { title, group, setup, target, fasterThan } = require(path.join(VARIANT_DIR, `${name}.js`));
-      return { name, title, group, setup, target, fasterThan: (fasterThan || []).filter((other) => names.includes(other)), status: 'ok' };
+      const { title, group, setup, target, floor, limits, fasterThan } = require(path.join(VARIANT_DIR, `${name}.js`));
+      return { name, title, group, setup, target, floor, limits, fasterThan: (fasterThan || []).filter((other) => names.includes(other)), status: 'ok' };
     })
     .sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
   const results = {

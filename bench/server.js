@@ -17,7 +17,8 @@ function send(message) {
 function usage() {
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external };
+  // maxRSS: the peak resident set of the process so far, in KiB.
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, peakRss: process.resourceUsage().maxRSS * 1024, rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external };
 }
 
 let session;

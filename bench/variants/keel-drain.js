@@ -4,7 +4,7 @@ const { loadExpress, mountRoutes, requireKeel } = require('./_shared');
 module.exports = {
   title: '@keel/drain alone',
   group: 'keel',
-  target: 0.97,
+  target: 0.99,
   setup: 'drainOnShutdown(app.listen())',
   build() {
     const { drainOnShutdown } = requireKeel('drain', ['drainOnShutdown']);

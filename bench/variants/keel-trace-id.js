@@ -4,6 +4,7 @@ const { loadExpress, mountRoutes, requireKeel } = require('./_shared');
 module.exports = {
   title: '@keel/trace-id alone',
   group: 'keel',
+  floor: 'floor-trace-id',
   target: 0.97,
   fasterThan: ['cls-rtracer', 'express-http-context'],
   setup: 'app.use(traceId())',

@@ -117,11 +117,15 @@ export function redactUrl(url: string): string {
 }
 
 const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]{1,15}:\/\/)(?:[^\s/?#@"'<>]*@)?([^\s?#"'<>]*)(?:\?[^\s#"'<>]*)?(?:#[^\s"'<>]*)?/gi;
+const PATH_IN_TEXT = /(^|[\s"'(=])(\/[^\s?#"'<>]*)\?[^\s#"'<>]*/g;
 const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 
-/** Free text as it may be logged: URLs lose their query strings and user info, `Bearer <token>` its token. */
+/**
+ * Free text as it may be logged: URLs, absolute or a path (`GET /reset?token=x`),
+ * lose their query strings and user info; `Bearer <token>` loses its token.
+ */
 export function redactText(text: string): string {
-  return text.replace(URL_IN_TEXT, '$1$2').replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`);
+  return text.replace(URL_IN_TEXT, '$1$2').replace(PATH_IN_TEXT, '$1$2').replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`);
 }
 
 const MAX_HEADER_VALUE = 1024;

@@ -55,6 +55,7 @@ function mapError(error: Error, call: OutboundCall): Error {
 }
 
 const NOT_REPLAYABLE = Symbol('not replayable');
+const NO_CONTEXT = Object.freeze({});
 
 type Phase = 'connect' | 'headers' | 'body';
 
@@ -74,6 +75,9 @@ class AttemptHandler implements RawHandler, Watched {
   #phase: Phase = 'connect';
   /** The moment (on the watchdog's clock) the current phase, or the call's budget, runs out. */
   expiresAt: number;
+  watchPrevious: Watched | undefined = undefined;
+  watchNext: Watched | undefined = undefined;
+  watching = false;
 
   constructor(
     readonly call: OutboundCall,
@@ -223,7 +227,7 @@ export class OutboundCall implements AbortableCall {
   readonly context: RequestContext | undefined;
   /** When the call started, on the watchdog's clock (which this refreshes). */
   readonly startedAt = readClock();
-  /** The call's budget in ms, and the moment (performance clock) it runs out. */
+  /** The call's budget in ms, and the moment (on the watchdog's clock) it runs out. */
   readonly budget: number;
   readonly deadlineAt: number;
   attempts = 0;
@@ -241,7 +245,6 @@ export class OutboundCall implements AbortableCall {
   readonly #fetchScope: FetchScope | undefined;
   /** What a retry sends as the body; NOT_REPLAYABLE when the first attempt's body cannot be sent again. */
   readonly #replayBody: DispatchOptions['body'] | (() => DispatchOptions['body']) | typeof NOT_REPLAYABLE;
-  #lastDuration = 0;
   #lastError: unknown;
   // Created only for calls made inside a request.
   #onSignalAbort: (() => void) | undefined;
@@ -279,7 +282,7 @@ export class OutboundCall implements AbortableCall {
 
   /** Starts the call: checks the signal, budget and breaker, then makes the first attempt. */
   start(): void {
-    this.handler.onConnect?.((reason?: Error) => this.abortWith(reason ?? new Error('aborted'), 'aborted'), {});
+    this.handler.onConnect?.((reason?: Error) => this.abortWith(reason ?? new Error('aborted'), 'aborted'), NO_CONTEXT);
     if (this.finished) return;
     const context = this.context;
     if (context !== undefined) {
@@ -314,12 +317,11 @@ export class OutboundCall implements AbortableCall {
 
   /** Decides, at an attempt's response headers: forward the response, retry, or fail with an error. */
   onResponseHeaders(attempt: AttemptHandler, statusCode: number, rawHeaders: Buffer[]): 'forward' | 'retry' | Error {
-    this.#lastDuration = clock.now - attempt.startedAt;
     this.statusCode = statusCode;
     this.#record(statusCode < 500);
     if (!this.options.retryStatuses.includes(statusCode)) return 'forward';
     const retryAfter = parseRetryAfter(rawHeader(rawHeaders, 'retry-after'));
-    const decision = this.#retryDecision(statusCode, retryAfter);
+    const decision = this.#retryDecision(attempt, statusCode, retryAfter);
     if (typeof decision === 'number') {
       this.#pendingRetry = { delay: decision };
       return 'retry';
@@ -333,11 +335,10 @@ export class OutboundCall implements AbortableCall {
       this.fail(mapError(error, this), 'error');
       return;
     }
-    this.#lastDuration = clock.now - attempt.startedAt;
     this.#lastError = error;
     this.#record(false);
     const code = codeOf(error);
-    const decision = code !== undefined && RETRYABLE_ERRORS.has(code) ? this.#retryDecision(code, undefined) : undefined;
+    const decision = code !== undefined && RETRYABLE_ERRORS.has(code) ? this.#retryDecision(attempt, code, undefined) : undefined;
     if (typeof decision === 'number') {
       this.#pendingRetry = { delay: decision };
       this.startPendingRetry();
@@ -424,15 +425,16 @@ export class OutboundCall implements AbortableCall {
    * Whether to retry after a failed attempt: the wait in ms, `undefined` for no
    * (the failure goes to the caller as it is), or an error to fail with at once.
    */
-  #retryDecision(reason: number | string, retryAfter: number | undefined): number | Error | undefined {
+  #retryDecision(attempt: AttemptHandler, reason: number | string, retryAfter: number | undefined): number | Error | undefined {
     const { options } = this;
     if (this.attempts >= options.attempts || !this.#safeToRetry()) return undefined;
     // A failing dependency gets no retries: a trial call, or an open circuit.
     if (this.#trialCall || (this.state.breaker !== undefined && !this.state.breaker.allowsRetry)) return undefined;
     const delay = retryAfter ?? backoffDelay(this.attempts, options.baseDelay, options.maxDelay, options.random);
     // The next attempt is expected to take about as long as this one did.
-    const needed = delay + Math.max(1, this.#lastDuration);
-    if (performance.now() + needed > this.deadlineAt) {
+    const now = readClock();
+    const needed = delay + Math.max(1, now - attempt.startedAt);
+    if (now + needed > this.deadlineAt) {
       if (retryAfter === undefined) return undefined;
       return new OutboundDeadlineError(undefined, { origin: this.origin, attempts: this.attempts, budget: this.budget, retryAfter, cause: this.#lastError });
     }

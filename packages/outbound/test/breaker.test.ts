@@ -46,7 +46,8 @@ describe('outbound() circuit breaker', () => {
 
     const startedAt = performance.now();
     const refused = await Promise.all([call(), call(), call()]);
-    expect(performance.now() - startedAt).toBeLessThan(100);
+    // No connection, no wait: only a busy machine's own delays (the dependency would take no time either, but is not asked).
+    expect(performance.now() - startedAt).toBeLessThan(500);
     for (const error of refused) {
       expect(isCircuitOpenError(error)).toBe(true);
       expect(error).toMatchObject({ status: 503, statusCode: 503, expose: true, headers: { 'Retry-After': '1' }, origin: dependency.url, attempts: 0 });
