@@ -13,6 +13,7 @@ export const LISTENER_SOURCE = Symbol.for('keel.lifecycle.listenerContextSource'
 /** A context as the listener binding sees it. */
 export interface ListenerContext {
   readonly [LISTENER_SOURCE]: ListenerContextSource;
+  readonly res: ServerResponse;
 }
 
 type Listener = (...args: unknown[]) => unknown;
@@ -71,11 +72,16 @@ function install(prototype: Record<Method, AddListener>, method: Method, adders:
   Object.defineProperty(prototype, method, { value: wrapper, writable: true, configurable: true, enumerable: false });
 }
 
-/** True when `emitter` belongs to a request with a keel context and the caller runs in a request context. */
+/**
+ * True when `emitter` belongs to a request with a keel context whose response
+ * has not finished, and the caller runs in a request context. Once the response
+ * has finished, what is added is Node's own clean-up (a request's `'end'`), which
+ * needs no context.
+ */
 function addedInRequest(emitter: NodeJS.EventEmitter, contextKey: symbol, isResponse: boolean): boolean {
   const owner = isResponse ? (emitter as ServerResponse).req : emitter;
   const context = owner === undefined || owner === null ? undefined : (owner as unknown as Record<symbol, ListenerContext | undefined>)[contextKey];
-  return context !== undefined && context[LISTENER_SOURCE].inRequest();
+  return context !== undefined && !context.res.writableFinished && context[LISTENER_SOURCE].inRequest();
 }
 
 function applyListener(listener: Listener, self: unknown, args: unknown[]): unknown {

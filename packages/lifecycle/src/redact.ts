@@ -83,6 +83,7 @@ export function redactNames(...names: string[]): readonly string[] {
     if (!state.names.includes(name)) state.names.push(name);
   }
   state.pattern = compile(state.names);
+  verdicts.clear();
   return Object.freeze([...state.names]);
 }
 
@@ -92,11 +93,25 @@ export function redactedNames(): readonly string[] {
 }
 
 const extraPatterns = new WeakMap<readonly string[], RegExp>();
+/** Names seen before, as a log line repeats the same ones: their normalized form and shared-list verdict. */
+const verdicts = new Map<string, { readonly normalized: string; readonly redacted: boolean; readonly url: boolean }>();
+const MAX_VERDICTS = 2048;
+
+function verdictOf(name: string): { readonly normalized: string; readonly redacted: boolean; readonly url: boolean } {
+  let verdict = verdicts.get(name);
+  if (verdict === undefined) {
+    const normalized = normalizeName(name);
+    verdict = { normalized, redacted: state.pattern.test(normalized), url: URL_NAME.test(normalized) };
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdicts.set(name, verdict);
+  }
+  return verdict;
+}
 
 /** True when the value of header or field `name` is never logged (the shared list, plus `extra`). */
 export function isRedactedName(name: string, extra: readonly string[] = []): boolean {
-  const normalized = normalizeName(name);
-  if (state.pattern.test(normalized)) return true;
+  const { normalized, redacted } = verdictOf(name);
+  if (redacted) return true;
   if (extra.length === 0) return false;
   let pattern = extraPatterns.get(extra);
   if (pattern === undefined) {
@@ -125,7 +140,11 @@ const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
  * lose their query strings and user info; `Bearer <token>` loses its token.
  */
 export function redactText(text: string): string {
-  return text.replace(URL_IN_TEXT, '$1$2').replace(PATH_IN_TEXT, '$1$2').replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`);
+  let result = text;
+  if (result.includes('://')) result = result.replace(URL_IN_TEXT, '$1$2');
+  if (result.includes('?')) result = result.replace(PATH_IN_TEXT, '$1$2');
+  if (result.includes('Bearer') || result.includes('Basic')) result = result.replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`);
+  return result;
 }
 
 const MAX_HEADER_VALUE = 1024;
@@ -146,7 +165,7 @@ export function redactHeaders(headers: unknown, extra: readonly string[] = []): 
       result[name] = REDACTED;
       continue;
     }
-    const url = URL_NAME.test(normalizeName(name));
+    const { url } = verdictOf(name);
     const one = (item: unknown): string => {
       const text = String(item);
       const safe = url ? redactUrl(text) : redactText(text);
@@ -241,8 +260,9 @@ export function redactValue(value: unknown, options: RedactValueOptions = {}): u
 
   const field = (key: string, item: unknown, depth: number): unknown => {
     if (isRedactedName(key, extra)) return item === undefined || item === null || item === '' ? item : REDACTED;
-    if (typeof item === 'string' && URL_NAME.test(normalizeName(key))) return redactUrl(item);
-    if (typeof item === 'object' && item !== null && /^(?:raw-)?headers$/.test(normalizeName(key))) {
+    const { normalized, url } = verdictOf(key);
+    if (typeof item === 'string' && url) return redactUrl(item);
+    if (typeof item === 'object' && item !== null && (normalized === 'headers' || normalized === 'raw-headers')) {
       try {
         if (!Array.isArray(item) && !types.isProxy(item)) return redactHeaders(item, extra);
       } catch {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { createLifecycle, getContext, type Lifecycle } from '@keel/lifecycle';
+import { createNamespace, destroyNamespace } from 'cls-hooked';
+import { createLifecycle, getContext, useClsHooked, type Lifecycle } from '@keel/lifecycle';
 import { timeout, getSignal } from '@keel/timeout';
 import { traceId } from '@keel/trace-id';
 import { closeServer, describeEachExpress, listen } from '@keel/test-support';
@@ -22,6 +23,8 @@ function get(url: string, path: string, id: string): Promise<number> {
   });
 }
 
+let bridgedNamespace: ReturnType<typeof createNamespace> | undefined;
+
 /** What each request saw of itself in the callbacks keel runs for it. */
 type Sightings = Map<string, Record<string, string | undefined>>;
 
@@ -29,8 +32,31 @@ function record(seen: Sightings, id: string, where: string): void {
   const entry = seen.get(id) ?? {};
   // The request ID the client sent, which trace-id keeps beside the trace ID.
   entry[where] = getContext()?.requestId;
+  const bridged = bridgedNamespace?.active ? (bridgedNamespace.get('keel') as { requestId?: string } | undefined) : undefined;
+  if (bridgedNamespace !== undefined) entry[`${where} (namespace)`] = bridged?.requestId;
   seen.set(id, entry);
 }
+
+// With the cls-hooked bridge installed, the namespace must name the same request as the store.
+const backends = [
+  ['AsyncLocalStorage', false],
+  ['the cls-hooked bridge', true],
+] as const;
+
+describe.each(backends)('with %s', (_name, bridged) => {
+  let uninstall: (() => void) | undefined;
+  let namespace: ReturnType<typeof createNamespace> | undefined;
+  beforeAll(() => {
+    if (!bridged) return;
+    namespace = createNamespace('keel-isolation-test');
+    bridgedNamespace = namespace;
+    uninstall = useClsHooked(namespace);
+  });
+  afterAll(() => {
+    uninstall?.();
+    bridgedNamespace = undefined;
+    if (bridged) destroyNamespace('keel-isolation-test');
+  });
 
 describeEachExpress('timeout() callbacks run in their own request', ({ express }) => {
   let lifecycles: Lifecycle[] = [];
@@ -69,7 +95,7 @@ describeEachExpress('timeout() callbacks run in their own request', ({ express }
       expect(await Promise.all(statuses)).toEqual(Array(REQUESTS).fill(503));
       const wrong = [...seen].filter(([id, where]) => Object.values(where).some((traceId) => traceId !== id));
       expect(wrong).toEqual([]);
-      expect([...seen.values()].every((where) => Object.keys(where).length === 3)).toBe(true);
+      expect([...seen.values()].every((where) => Object.keys(where).length === (bridged ? 6 : 3))).toBe(true);
     } finally {
       await closeServer(server);
     }
@@ -107,4 +133,5 @@ describeEachExpress('timeout() callbacks run in their own request', ({ express }
       await closeServer(server);
     }
   });
+});
 });
