@@ -92,7 +92,7 @@ function hostileValue(index: number): unknown {
       return PRIMITIVES[Math.floor(index / 8) % PRIMITIVES.length];
     case 1: {
       // An object or Error with a random set of getters that throw.
-      const target: Record<PropertyKey, unknown> = next() < 0.5 ? new Error(internal) : { message: internal };
+      const target = (next() < 0.5 ? new Error(internal) : { message: internal }) as unknown as Record<PropertyKey, unknown>;
       withCredentials(target as Record<string, unknown>);
       for (const key of HOSTILE_KEYS) if (next() < 0.35) Object.defineProperty(target, key, { get: throwing(key), enumerable: next() < 0.5, configurable: true });
       return target;

@@ -66,7 +66,6 @@ class KeelRequestContext implements RequestContext, ListenerContext {
   sampled?: boolean;
   requestId?: string;
   deadline?: number;
-  ended = false;
   [BRIDGE_SCOPED] = false;
   /** The socket whose list of open contexts holds this one, while it does. */
   socket: TrackedSocket | undefined = undefined;
@@ -75,6 +74,7 @@ class KeelRequestContext implements RequestContext, ListenerContext {
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #aborted = false;
+  #ended = false;
 
   constructor(
     readonly req: IncomingMessage,
@@ -92,6 +92,19 @@ class KeelRequestContext implements RequestContext, ListenerContext {
 
   get aborted(): boolean {
     return this.#aborted;
+  }
+
+  // Told at once when something listens for ends (onRequestContextEnd), else read off the response when asked.
+  get ended(): boolean {
+    if (!this.#ended && this.res.closed) this.#ended = true;
+    return this.#ended;
+  }
+
+  /** Marks the context ended; false when it already was. */
+  end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    return true;
   }
 
   abort(reason: unknown): void {
@@ -172,7 +185,7 @@ export function contextOf(req: IncomingMessage): RequestContext | undefined {
 export function activeContexts(): ReadonlySet<RequestContext> {
   const snapshot = new Set<RequestContext>();
   for (const socket of sockets) {
-    for (let context = socket[SOCKET_CONTEXTS]; context; context = context.nextOnSocket) snapshot.add(context);
+    for (let context = socket[SOCKET_CONTEXTS]; context; context = context.nextOnSocket) if (!context.ended) snapshot.add(context);
   }
   return snapshot;
 }
@@ -217,11 +230,13 @@ function createContext(req: IncomingMessage, res: ServerResponse): KeelRequestCo
   // Plain assignment: defineProperty costs ten times more per request. Symbol keys stay out of Object.keys and JSON.
   (req as unknown as Record<symbol, RequestContext>)[CONTEXT_PROPERTY] = context;
   if (res.closed) {
-    context.ended = true;
+    context.end();
     return context;
   }
-  // First, so the context has ended when the listeners the request added run.
-  addUnboundListener(res, 'close', endOnResponseClose, true);
+  // Only when something listens for ends: otherwise `ended` is read off the response,
+  // and the socket's list drops finished contexts as it goes. First, so the context
+  // has ended when the listeners the request added run.
+  if (endListeners.length > 0) addUnboundListener(res, 'close', endOnResponseClose, true);
   const socket = req.socket as TrackedSocket | null | undefined;
   if (socket !== null && socket !== undefined && !socket.closed) track(context, socket);
   return context;
@@ -234,7 +249,12 @@ function endOnResponseClose(this: ServerResponse): void {
 }
 
 function track(context: KeelRequestContext, socket: TrackedSocket): void {
-  const head = socket[SOCKET_CONTEXTS];
+  let head = socket[SOCKET_CONTEXTS];
+  // The previous request of a kept-alive connection, ended without being told: drop it now.
+  while (head !== undefined && head !== null && head.ended) {
+    untrack(head);
+    head = socket[SOCKET_CONTEXTS];
+  }
   context.socket = socket;
   if (head === undefined) {
     // The socket's first context: one listener and one set entry per connection.
@@ -276,8 +296,7 @@ function endSocketContexts(this: TrackedSocket): void {
 
 function endContext(context: KeelRequestContext): void {
   // A response can close and its socket too: the context ends once.
-  if (context.ended) return;
-  context.ended = true;
+  if (!context.end()) return;
   untrack(context);
   if (endListeners.length === 0) return;
   if (storage.getStore() === context) tellEnd(context);

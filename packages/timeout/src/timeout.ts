@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import {
   createJsonLogger,
   markSettlesSafely,
+  redactUrl,
   onRequestContextEnd,
   openRequestContext,
   peekDefaultLifecycle,
@@ -204,8 +205,10 @@ function listenForContextEnds(): void {
   onRequestContextEnd(onContextEnd);
 }
 
+// Path only: a query string can carry a token (`/reset?token=...`), whatever logger the line goes to.
 function urlOf(req: IncomingMessage): string | undefined {
-  return (req as { originalUrl?: string }).originalUrl ?? req.url;
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url;
+  return url === undefined ? undefined : redactUrl(url);
 }
 
 function codeOf(reason: unknown): unknown {

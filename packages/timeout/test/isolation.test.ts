@@ -32,7 +32,7 @@ function record(seen: Sightings, id: string, where: string): void {
   const entry = seen.get(id) ?? {};
   // The request ID the client sent, which trace-id keeps beside the trace ID.
   entry[where] = getContext()?.requestId;
-  const bridged = bridgedNamespace?.active ? (bridgedNamespace.get('keel') as { requestId?: string } | undefined) : undefined;
+  const bridged = bridgedNamespace?.active ? ((bridgedNamespace as unknown as { get(key: string): unknown }).get('keel') as { requestId?: string } | undefined) : undefined;
   if (bridgedNamespace !== undefined) entry[`${where} (namespace)`] = bridged?.requestId;
   seen.set(id, entry);
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { contextOf, runInRequestContext, markSettlesSafely } from '@keel/lifecycle';
+import { contextOf, markSettlesSafely, openRequestContext, runInRequestContext } from '@keel/lifecycle';
 import { OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
 import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
@@ -182,10 +182,17 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
     }
   }
 
+  const runsNoUserCode = onReplace === undefined && typeof generator !== 'function';
   return markSettlesSafely(function traceIdMiddleware(req, res, next) {
     const existing = contextOf(req) as TracedContext | undefined;
     // Mounted twice (app and router): the first one's ID stands.
     if (existing !== undefined && existing[OUTBOUND] !== undefined) {
+      runInRequestContext(req, res, next);
+      return;
+    }
+    if (runsNoUserCode) {
+      // No user code runs in assign(): fill the context in, then enter it, with no closure per request.
+      assign(openRequestContext(req, res) as TracedContext, req, res);
       runInRequestContext(req, res, next);
       return;
     }
