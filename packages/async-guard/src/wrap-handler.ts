@@ -34,61 +34,90 @@ export function wrapHandler<F extends Handler>(fn: F): F {
 
 function makeWrapper(fn: Handler): Handler {
   const handlerName = fn.name || '<anonymous>';
-  return function guardedHandler(this: unknown, ...args: unknown[]): unknown {
+  // Named parameters, and a `next` that no object of the call holds: a rest array, or a call
+  // object, holding the guarded `next` (which holds the call) grew the process by 80 MB of
+  // resident memory under load on Node 26, with no more live data.
+  return function guardedHandler(this: unknown, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown): unknown {
     // Error middleware is (err, req, res, next); `res` is never a function, so position 2 decides.
-    const nextIndex = typeof args[2] === 'function' ? 2 : typeof args[3] === 'function' ? 3 : -1;
-    if (nextIndex === -1) return fn.apply(this, args);
-    const realNext = args[nextIndex] as Next;
-    const req = args[nextIndex - 2] as IncomingMessage | undefined;
+    if (typeof c === 'function') {
+      const call = new GuardedCall(handlerName, c as Next, a, b);
+      return call.run(fn, this, a, b, (value?: unknown) => call.next(value), d, e);
+    }
+    if (typeof d === 'function') {
+      const call = new GuardedCall(handlerName, d as Next, b, c);
+      return call.run(fn, this, a, b, c, (value?: unknown) => call.next(value), e);
+    }
+    return fn.call(this, a, b, c, d, e);
+  };
+}
+
+/** One invocation of a guarded handler: hands its outcome to the real `next` at most once. */
+class GuardedCall {
+  readonly req: IncomingMessage | undefined;
+  /** The answer of the process guards this invocation started under: a later answer makes it moot. */
+  readonly token: object | undefined;
+  #called = false;
+
+  constructor(
+    readonly handler: string,
+    readonly realNext: Next,
+    req: unknown,
+    readonly res: unknown,
+  ) {
+    this.req = typeof req === 'object' && req !== null ? (req as IncomingMessage) : undefined;
     // Once the process guards answer the request, this invocation's later calls are moot; error
     // middleware that runs after the answer starts with the new token and works normally.
-    const token = state.processGuardsInstalled && typeof req === 'object' && req !== null ? state.answeredRequests.get(req) : undefined;
-    let called = false;
+    this.token = state.processGuardsInstalled && this.req !== undefined ? state.answeredRequests.get(this.req) : undefined;
+  }
 
-    const settle = (kind: 'next' | 'error', value: unknown): unknown => {
-      if (state.processGuardsInstalled && typeof req === 'object' && req !== null && state.answeredRequests.get(req) !== token) return undefined;
-      if (called) {
-        reportLateFault({ kind, value, handler: handlerName, req });
-        return undefined;
-      }
-      called = true;
-      if (kind === 'next') return realNext(value);
-      const error = CONTROL_FLOW.has(value) ? value : toError(value);
-      try {
-        return realNext(error);
-      } catch (routerError) {
-        // The router threw from inside next(err): nothing else can take it, so answer here.
-        reportLateFault({ kind: 'error', value: routerError, handler: handlerName, req });
-        answerDirectly(args[nextIndex - 1], req);
-        return undefined;
-      }
-    };
-    args[nextIndex] = function next(value?: unknown): unknown {
-      if (value !== undefined && value === state.delivering) return realNext(value);
-      return settle('next', value);
-    };
+  /** What the `next` the handler gets does. */
+  next(value?: unknown): unknown {
+    if (value !== undefined && value === state.delivering) return this.realNext(value);
+    return this.settle('next', value);
+  }
 
+  run(fn: Handler, self: unknown, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown): unknown {
     let result: unknown;
     try {
-      result = fn.apply(this, args);
+      result = fn.call(self, a, b, c, d, e);
     } catch (error) {
-      settle('error', error);
+      this.settle('error', error);
       return undefined;
     }
     if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
       try {
         // Resolves, never rejects: Express 5 must not forward the rejection a second time.
         return (result as PromiseLike<unknown>).then(undefined, (error: unknown) => {
-          settle('error', error);
+          this.settle('error', error);
         });
       } catch (error) {
         // A thenable whose `then` throws.
-        settle('error', error);
+        this.settle('error', error);
         return undefined;
       }
     }
     return result;
-  };
+  }
+
+  settle(kind: 'next' | 'error', value: unknown): unknown {
+    const { req } = this;
+    if (state.processGuardsInstalled && req !== undefined && state.answeredRequests.get(req) !== this.token) return undefined;
+    if (this.#called) {
+      reportLateFault({ kind, value, handler: this.handler, req });
+      return undefined;
+    }
+    this.#called = true;
+    if (kind === 'next') return this.realNext(value);
+    const error = CONTROL_FLOW.has(value) ? value : toError(value);
+    try {
+      return this.realNext(error);
+    } catch (routerError) {
+      // The router threw from inside next(err): nothing else can take it, so answer here.
+      reportLateFault({ kind: 'error', value: routerError, handler: this.handler, req });
+      answerDirectly(this.res, req);
+      return undefined;
+    }
+  }
 }
 
 /** A minimal 500 when the error could not be handed to the router; the connection is cut if headers went out. */
