@@ -64,3 +64,21 @@ describe('npm run bench --quick', () => {
     expect(bad.stderr).toContain('unknown variant no-such-variant');
   });
 });
+
+// The harness, not the speed: never asserts a number that depends on the machine.
+describe('npm run bench:cpu', () => {
+  it('measures server CPU per request of a variant, bare Express 5 and the variant\'s floor, and judges the variant against its floor', async () => {
+    const run = await runFixture(path.join(__dirname, 'cpu.js'), {
+      args: ['--variants', 'keel-trace-id', '--rounds', '1', '--requests', '2000', '--warmup', '1000', '--node', process.versions.node.split('.')[0]!],
+      timeoutMs: 100_000,
+    });
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^# keel bench, CPU per request: \d{4}-\d{2}-\d{2}/);
+    expect(run.stdout).toContain(`| variant (Node ${process.versions.node}) |`);
+    const rows = run.stdout.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| variant'));
+    expect(rows.map((row) => row.split(' | ')[0])).toEqual(expect.arrayContaining(['| bare Express 5', '| @keel/trace-id alone', '| hand-written floor: trace ID in context and header']));
+    const keel = rows.find((row) => row.startsWith('| @keel/trace-id alone'))!;
+    expect(keel).toMatch(/\| \d+\.\d+x \| \d+\.\d+x \|/);
+    expect(keel).toMatch(/>= 0\.97x of floor: (met|\*\*NOT met\*\*)/);
+  }, 110_000);
+});

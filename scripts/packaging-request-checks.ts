@@ -93,19 +93,22 @@ withServer(app, async (url) => {
 });
 `,
   'trace-id': `${harness}
-const { traceId, getTraceId } = require('@keel/trace-id');
+const { traceId, getTraceId, getRequestId } = require('@keel/trace-id');
 const app = express();
 app.use(traceId());
 app.get('/', async (req, res) => {
   await new Promise((resolve) => setTimeout(resolve, 5));
-  res.json({ traceId: getTraceId() });
+  res.json({ traceId: getTraceId(), requestId: getRequestId() ?? null });
 });
 withServer(app, async (url) => {
+  // The test client is on loopback, which the default trusts.
   const echoed = await fetch(url + '/', { headers: { 'x-request-id': 'abc-123' } });
   expectEqual(echoed.headers.get('x-request-id'), 'abc-123', 'echoed ID');
-  expectEqual((await echoed.json()).traceId, 'abc-123', 'ID in context');
+  const body = await echoed.json();
+  expectEqual(body.requestId, 'abc-123', 'request ID in context');
+  expectEqual(/^[0-9a-f]{32}$/.test(body.traceId), true, 'W3C trace ID in context');
   const hostile = await fetch(url + '/', { headers: { 'x-request-id': '<script>' } });
-  expectEqual(/^[0-9a-f-]{36}$/.test(hostile.headers.get('x-request-id')), true, 'hostile ID replaced');
+  expectEqual(/^[0-9a-f]{32}$/.test(hostile.headers.get('x-request-id')), true, 'hostile ID replaced');
   console.log('ok');
 });
 `,
