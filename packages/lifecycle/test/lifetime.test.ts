@@ -82,9 +82,9 @@ describeEachExpress('request context lifetime', ({ express }) => {
       const clients = await Promise.all(Array.from({ length: 20 }, () => connect(port)));
       for (const client of clients) client.write(request('/slow') + request('/slow') + request('/slow'));
       // The first request of each connection is in its handler; Node has parsed the two behind it.
-      expect(await eventually(() => requests >= 20 && activeContexts().size - baseline >= 60, 10_000)).toBe(true);
+      expect(await eventually(() => requests >= 20 && activeContexts().size - baseline >= 60, 30_000)).toBe(true);
       for (const client of clients) client.resetAndDestroy();
-      expect(await eventually(() => activeContexts().size === baseline, 10_000)).toBe(true);
+      expect(await eventually(() => activeContexts().size === baseline, 30_000)).toBe(true);
       expect(ends.size).toBe(60);
       expect(endedTwice()).toBe(0);
     } finally {
@@ -109,7 +109,7 @@ describeEachExpress('request context lifetime', ({ express }) => {
         }
       };
       await Promise.all(Array.from({ length: 100 }, worker));
-      expect(await eventually(() => activeContexts().size === baseline, 15_000)).toBe(true);
+      expect(await eventually(() => activeContexts().size === baseline, 30_000)).toBe(true);
       expect(opened.size).toBeGreaterThan(total / 4);
       // Every context the handlers saw ended, and none twice.
       expect([...opened].filter((context) => !context.ended)).toEqual([]);
@@ -139,7 +139,7 @@ describeEachExpress('request context lifetime', ({ express }) => {
       expect(snapshot.has(seen[0]!)).toBe(true);
       hold();
       await done;
-      expect(await eventually(() => !activeContexts().has(seen[0]!), 5000)).toBe(true);
+      expect(await eventually(() => !activeContexts().has(seen[0]!), 20_000)).toBe(true);
       // The earlier snapshot is unchanged, and changing it changes nothing.
       expect(snapshot.has(seen[0]!)).toBe(true);
       (snapshot as Set<RequestContext>).clear();
@@ -177,11 +177,11 @@ describeEachExpress('request context lifetime', ({ express }) => {
     try {
       const client = await connect(port);
       client.write('GET /socket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      expect(await eventually(() => context !== undefined, 5000)).toBe(true);
+      expect(await eventually(() => context !== undefined, 20_000)).toBe(true);
       // Still open while the upgraded connection lives: shutdown can reach it.
       expect(activeContexts().has(context!)).toBe(true);
       client.destroy();
-      expect(await eventually(() => context!.ended, 5000)).toBe(true);
+      expect(await eventually(() => context!.ended, 20_000)).toBe(true);
       expect(activeContexts().size).toBe(baseline);
       expect(ends.get(context!)).toBe(1);
     } finally {
