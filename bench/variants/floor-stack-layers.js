@@ -4,8 +4,8 @@
 // trace ID, the deadline) instead of one, so the difference between the two
 // floors is what Express charges per layer; no keel code.
 const { AsyncLocalStorage } = require('node:async_hooks');
-const { randomBytes } = require('node:crypto');
 const { loadExpress, mountRoutes } = require('./_shared');
+const { armDeadline, idPool } = require('./_floor');
 
 module.exports = {
   title: 'hand-written floor: the full stack, one layer per package',
@@ -13,8 +13,7 @@ module.exports = {
   setup: 'three middlewares (probe paths; trace ID in context and header; deadline timer cleared on close), a 404 and an error handler',
   build() {
     const als = new AsyncLocalStorage();
-    let pool = randomBytes(4096);
-    let offset = 0;
+    const nextIds = idPool();
     let ready = true;
     const app = loadExpress(5)();
     app.use(function floorProbes(req, res, next) {
@@ -26,23 +25,14 @@ module.exports = {
       next();
     });
     app.use(function floorTraceId(req, res, next) {
-      if (offset + 24 > pool.length) {
-        pool = randomBytes(4096);
-        offset = 0;
-      }
-      const traceId = pool.toString('hex', offset, offset + 16);
-      const spanId = pool.toString('hex', offset + 16, offset + 24);
-      offset += 24;
+      const { traceId, spanId } = nextIds();
       res.setHeader('x-request-id', traceId);
       als.run({ req, res, traceId, spanId, deadline: undefined }, next);
     });
     app.use(function floorDeadline(req, res, next) {
       const context = als.getStore();
       context.deadline = Date.now() + 10_000;
-      const timer = setTimeout(() => {
-        if (!res.headersSent) next(Object.assign(new Error('deadline exceeded'), { status: 503 }));
-      }, 10_000);
-      res.once('close', () => clearTimeout(timer));
+      armDeadline(res, next, 10_000);
       next();
     });
     mountRoutes(app);

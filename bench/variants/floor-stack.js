@@ -3,8 +3,8 @@
 // probes answered on their paths, a trace ID in context and header, a deadline
 // with one timer per request, an error handler last; no keel code.
 const { AsyncLocalStorage } = require('node:async_hooks');
-const { randomBytes } = require('node:crypto');
 const { loadExpress, mountRoutes } = require('./_shared');
+const { armDeadline, idPool } = require('./_floor');
 
 module.exports = {
   title: 'hand-written floor: the full stack',
@@ -12,8 +12,7 @@ module.exports = {
   setup: 'one middleware: probe paths, trace ID (hex) in context and header, als.run(), setTimeout() per request cleared on close; a 404 and an error handler',
   build() {
     const als = new AsyncLocalStorage();
-    let pool = randomBytes(4096);
-    let offset = 0;
+    const nextIds = idPool();
     let ready = true;
     const app = loadExpress(5)();
     app.use(function floorStack(req, res, next) {
@@ -22,19 +21,10 @@ module.exports = {
         res.end();
         return;
       }
-      if (offset + 24 > pool.length) {
-        pool = randomBytes(4096);
-        offset = 0;
-      }
-      const traceId = pool.toString('hex', offset, offset + 16);
-      const spanId = pool.toString('hex', offset + 16, offset + 24);
-      offset += 24;
+      const { traceId, spanId } = nextIds();
       res.setHeader('x-request-id', traceId);
       const context = { req, res, traceId, spanId, deadline: Date.now() + 10_000 };
-      const timer = setTimeout(() => {
-        if (!res.headersSent) next(Object.assign(new Error('deadline exceeded'), { status: 503 }));
-      }, 10_000);
-      res.once('close', () => clearTimeout(timer));
+      armDeadline(res, next, 10_000);
       als.run(context, next);
     });
     mountRoutes(app);

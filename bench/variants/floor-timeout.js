@@ -4,6 +4,7 @@
 // request cleared when the response closes; no keel code.
 const { AsyncLocalStorage } = require('node:async_hooks');
 const { loadExpress, mountRoutes } = require('./_shared');
+const { armDeadline } = require('./_floor');
 
 module.exports = {
   title: 'hand-written floor: deadline in context',
@@ -14,10 +15,7 @@ module.exports = {
     const app = loadExpress(5)();
     app.use(function floorTimeout(req, res, next) {
       const context = { req, res, deadline: Date.now() + 10_000 };
-      const timer = setTimeout(() => {
-        if (!res.headersSent) next(Object.assign(new Error('deadline exceeded'), { status: 503 }));
-      }, 10_000);
-      res.once('close', () => clearTimeout(timer));
+      armDeadline(res, next, 10_000);
       als.run(context, next);
     });
     return { app: mountRoutes(app) };
