@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { settlesSafely } from '@keel/lifecycle';
+import { contextOf, settlesSafely } from '@keel/lifecycle';
 import { toError } from './errors';
 import { writeProblem } from './answer';
 import { reportLateFault, state } from './state';
@@ -99,6 +99,13 @@ class GuardedCall {
     return result;
   }
 
+  /** True when the request's signal aborted (deadline, shutdown) and its response has been sent in full. */
+  #answeredEarly(): boolean {
+    const { req } = this;
+    const response = this.res as Partial<ServerResponse> | undefined;
+    return req !== undefined && response?.writableEnded === true && contextOf(req)?.aborted === true;
+  }
+
   settle(kind: 'next' | 'error', value: unknown): unknown {
     const { req } = this;
     if (state.processGuardsInstalled && req !== undefined && state.answeredRequests.get(req) !== this.token) return undefined;
@@ -108,6 +115,12 @@ class GuardedCall {
     }
     this.#called = true;
     if (kind === 'next') return this.realNext(value);
+    if (this.#answeredEarly()) {
+      // timeout() (or a shutdown) answered already and the router has moved past the error handler:
+      // a second error would reach Express's final handler, which cuts the finished connection.
+      reportLateFault({ kind, value, handler: this.handler, req });
+      return undefined;
+    }
     const error = CONTROL_FLOW.has(value) ? value : toError(value);
     try {
       return this.realNext(error);

@@ -13,6 +13,12 @@ const SHUTDOWNS = 10;
 
 beforeAll(assertBuilt);
 
+// One more run when a run loses a request: the undici client cannot tell a connection
+// the kernel reset at the instant the listener closed (never accepted, never served)
+// from a request lost after it arrived, as the node:http client's local ports can.
+// Each failed run is still printed; two in a row fail the test.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 function load(major: 4 | 5, overrides: Partial<ShutdownLoadOptions> = {}): ShutdownLoadOptions {
   return {
     fixture,
