@@ -249,12 +249,7 @@ function endOnResponseClose(this: ServerResponse): void {
 }
 
 function track(context: KeelRequestContext, socket: TrackedSocket): void {
-  let head = socket[SOCKET_CONTEXTS];
-  // The previous request of a kept-alive connection, ended without being told: drop it now.
-  while (head !== undefined && head !== null && head.ended && head.socket === socket) {
-    untrack(head);
-    head = socket[SOCKET_CONTEXTS];
-  }
+  const head = socket[SOCKET_CONTEXTS];
   context.socket = socket;
   if (head === undefined) {
     // The socket's first context: one listener and one set entry per connection.
