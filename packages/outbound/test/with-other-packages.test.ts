@@ -2,13 +2,14 @@ import request from 'supertest';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 import { describeEachExpress } from '@keel/test-support';
 import { errorHandler } from '@keel/error-handler';
-import { traceId } from '@keel/trace-id';
+import { getSpanId, parseTraceparent, traceId } from '@keel/trace-id';
 import { timeout } from '@keel/timeout';
-import { CHANNELS, outbound, type AttemptMessage, type OutboundOptions } from '@keel/outbound';
+import { CHANNELS, fetch as outboundFetch, outbound, type AttemptMessage, type OutboundOptions } from '@keel/outbound';
 import { quietLogger, record, scriptedServer, type Step } from './helpers';
 
 const FAST: OutboundOptions = { baseDelay: 5, maxDelay: 10, random: () => 0.5, breaker: false };
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CALLER_SPAN = '00f067aa0ba902b7';
 
 describeEachExpress('outbound() with trace-id, timeout and error-handler', ({ express }) => {
   let dispatcher: Dispatcher;
@@ -28,6 +29,11 @@ describeEachExpress('outbound() with trace-id, timeout and error-handler', ({ ex
     app.get('/call', (_req, res, next) => {
       undiciRequest(`${dependency.url}/data?token=secret`, { dispatcher })
         .then(async (answer) => res.status(answer.statusCode).send(await answer.body.text()))
+        .catch(next);
+    });
+    app.get('/fetch', (_req, res, next) => {
+      outboundFetch(`${dependency.url}/data`, { dispatcher })
+        .then(async (answer) => res.status(answer.status).set('x-span-id', getSpanId()).send(await answer.text()))
         .catch(next);
     });
     app.use(errorHandler({ logger: quietLogger }));
@@ -50,6 +56,21 @@ describeEachExpress('outbound() with trace-id, timeout and error-handler', ({ ex
     } finally {
       attempts.stop();
     }
+  });
+
+  it("gives each attempt of outbound's fetch the request's trace and sampled flag, and a parent-id of its own", async () => {
+    const app = await appCalling([{ status: 503 }, { status: 503 }, { status: 200, body: 'ok' }]);
+    // Not sampled: with the default options keel sends that flag only when the caller did.
+    const response = await request(app).get('/fetch').set('traceparent', `00-${TRACE_ID}-${CALLER_SPAN}-00`);
+    expect(response.status).toBe(200);
+    expect(dependency.seen.map((seen) => seen.method)).toEqual(['GET', 'GET', 'GET']);
+    const traceparents = dependency.seen.map((seen) => parseTraceparent(seen.headers.traceparent));
+    expect(traceparents).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ traceId: TRACE_ID, sampled: false })));
+    const parents = traceparents.map((traceparent) => traceparent!.parentId);
+    const serverSpan = response.headers['x-span-id'];
+    expect(serverSpan).toMatch(/^[0-9a-f]{16}$/);
+    // Three attempts, three client spans, none of them this service's span or the caller's.
+    expect(new Set([...parents, serverSpan, CALLER_SPAN]).size).toBe(5);
   });
 
   it('answers a downstream timeout with a 504', async () => {

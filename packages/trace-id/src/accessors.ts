@@ -12,7 +12,8 @@ export function getTraceId(req?: IncomingMessage): string | undefined {
 
 /**
  * This service's span ID for the running request (or `req`): 16 lowercase hex
- * characters, OpenTelemetry's server span when one is active.
+ * characters, OpenTelemetry's server span when one is active. Outbound calls
+ * do not carry it: each names a client span of its own, child of this one.
  */
 export function getSpanId(req?: IncomingMessage): string | undefined {
   return currentContext(req)?.spanId;
@@ -44,17 +45,26 @@ export function getReceivedId(req?: IncomingMessage): string | undefined {
   return currentContext(req)?.[RECEIVED];
 }
 
-/** The `traceparent` an outbound call of the running request carries (this service's span as parent). */
+/**
+ * A `traceparent` for one outbound call of the running request (or `req`): the
+ * trace ID and sampled flag of the request, and a fresh span ID as parent-id,
+ * the call being a client span of its own, child of this service's span
+ * ({@link getSpanId}). Each call returns another parent-id, so a downstream
+ * tells calls and retries apart: get one per outgoing request. `undefined`
+ * outside a traced request.
+ */
 export function getTraceparent(req?: IncomingMessage): string | undefined {
   const context = currentContext(req);
   return context === undefined ? undefined : traceparentOf(context);
 }
 
 /**
- * Headers that carry the running request's trace on an outbound call made with
- * `http.request`, axios or any client the diagnostics channel does not see:
- * `traceparent` and the configured ID header (the request ID, else the trace
- * ID). An empty object outside a request.
+ * Headers that carry the running request's trace on one outbound call made
+ * with `http.request`, axios or any client the diagnostics channel does not
+ * see: `traceparent` and the configured ID header (the request ID, else the
+ * trace ID). The `traceparent` is {@link getTraceparent}'s: a fresh parent-id
+ * on every call, so get new headers for each request sent, retries included.
+ * An empty object outside a request.
  */
 export function traceHeaders(req?: IncomingMessage): Record<string, string> {
   const context = currentContext(req);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { contextOf, getContext, type RequestContext } from '@keel/lifecycle';
-import { formatTraceparent } from './ids';
+import { formatTraceparent, newSpanId } from './ids';
 
 /**
  * Where trace-id keeps, on the shared request context, how that request's
@@ -10,6 +10,9 @@ export const OUTBOUND = Symbol.for('keel.traceId.outbound');
 
 /** Where the valid ID of an untrusted client is kept on the request context. */
 export const RECEIVED = Symbol.for('keel.traceId.received');
+
+/** Set on a request context whose span is OpenTelemetry's (recorded and exported), not one keel minted. */
+export const OTEL_SPAN = Symbol.for('keel.traceId.otelSpan');
 
 /** How a request's outbound calls carry its trace (one frozen object per middleware). */
 export interface OutboundConfig {
@@ -27,6 +30,7 @@ export interface OutboundConfig {
 export interface TracedContext extends RequestContext {
   [OUTBOUND]?: OutboundConfig;
   [RECEIVED]?: string;
+  [OTEL_SPAN]?: true;
 }
 
 /** The context of `req` when given, else the one of the running async chain. */
@@ -34,9 +38,18 @@ export function currentContext(req?: IncomingMessage): TracedContext | undefined
   return (req === undefined ? getContext() : contextOf(req)) as TracedContext | undefined;
 }
 
-/** The `traceparent` a call made from `context` carries, with this service's span as its parent. */
+/**
+ * The `traceparent` of one outbound call made from `context`: its trace ID and
+ * sampled flag, and a fresh span ID as parent-id, the call being a client span
+ * of its own, child of this service's span. Each call mints another, so a
+ * downstream tells two calls (or two attempts of one call) apart. When the
+ * request runs in an OpenTelemetry span, that span is the parent instead: it is
+ * exported, and a parent-id naming a span no tracer records would break the
+ * exported trace (OpenTelemetry's undici instrumentation, when registered,
+ * stamps its own client spans first). `undefined` when `context` has no trace.
+ */
 export function traceparentOf(context: TracedContext): string | undefined {
   const { traceId, spanId } = context;
   if (traceId === undefined || spanId === undefined) return undefined;
-  return formatTraceparent(traceId, spanId, context.sampled);
+  return formatTraceparent(traceId, context[OTEL_SPAN] === true ? spanId : newSpanId(), context.sampled);
 }

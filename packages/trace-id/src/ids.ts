@@ -1,6 +1,6 @@
 import { hash, randomFillSync, randomUUID } from 'node:crypto';
 
-// One getrandom() call and one hex conversion serve 1 KB of IDs (42 requests): the per-request
+// One getrandom() call and one hex conversion serve 1 KB of IDs (42 requests, fewer when they make outbound calls): the per-request
 // cost is a slice of a string (a native call per ID measured four times slower).
 const POOL_BYTES = 1024;
 const pool = Buffer.allocUnsafeSlow(POOL_BYTES);

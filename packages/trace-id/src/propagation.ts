@@ -76,8 +76,9 @@ function onRequestCreate(message: unknown): void {
 /**
  * Subscribes (once per process, whatever the number of calls or installed copies)
  * to undici's request channel, so `fetch` and undici requests made inside a traced
- * request carry `traceparent` and the ID header. `traceId()` calls it unless
- * `propagate: false`.
+ * request carry `traceparent` and the ID header. Each request undici creates (each
+ * attempt of a retrying dispatcher) gets a parent-id of its own, a client span
+ * child of this service's span. `traceId()` calls it unless `propagate: false`.
  */
 export function installPropagation(): void {
   if (slot.listener !== undefined) return;

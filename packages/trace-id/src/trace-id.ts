@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contextOf, markSettlesSafely, openRequestContext, runInRequestContext } from '@keel/lifecycle';
-import { OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
+import { OTEL_SPAN, OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
 import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
 import { activeSpanReader } from './otel';
@@ -132,6 +132,7 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
       context.spanId = span.spanId;
       context.parentId = parent !== undefined && parent.traceId === id ? parent.parentId : undefined;
       context.sampled = span.sampled;
+      context[OTEL_SPAN] = true;
       if (!adoptedSpanBefore) {
         adoptedSpanBefore = true;
         // So that an undici instrumentation registered after traceId() has added its traceparent when keel looks.

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent, Pool, request as undiciRequest } from 'undici';
 import { getRequestId, getSpanId, getTraceId, parseTraceparent, traceHeaders, traceId, uninstallPropagation } from '@keel/trace-id';
 import { closeServer, describeEachExpress } from '@keel/test-support';
-import { memoryLogger, TRACE_ID } from './helpers';
+import { memoryLogger, SPAN_ID, TRACE_ID } from './helpers';
 
 const REQUESTS = 1000;
 const CLIENTS = ['fetch', 'undici', 'pool', 'http'] as const;
@@ -96,12 +96,15 @@ describeEachExpress(`traceId() under ${REQUESTS} concurrent requests`, ({ expres
         if (n % 3 === 1) expect(id).toBe((n + 1).toString(16).padStart(32, 'a'));
         else expect(id).toMatch(TRACE_ID);
         const parentSpan = n % 3 === 1 ? (n + 1).toString(16).padStart(16, 'b') : undefined;
+        // Each call is a client span of its own: a parent-id neither this service's span nor the caller's, none shared.
+        const parents = new Set<string>();
         for (const via of CLIENTS) {
           const call = received.get(`/${via}/${n}`);
           const parsed = parseTraceparent(call?.traceparent);
-          if (call?.requestId !== (requestId ?? id) || parsed?.traceId !== id || parsed.parentId !== spanId || parsed.parentId === parentSpan) {
-            throw new Error(`request ${n} via ${via}: expected ${id}/${spanId}, downstream got ${JSON.stringify(call)}`);
+          if (call?.requestId !== (requestId ?? id) || parsed?.traceId !== id || !SPAN_ID.test(parsed.parentId) || parsed.parentId === spanId || parsed.parentId === parentSpan || parents.has(parsed.parentId)) {
+            throw new Error(`request ${n} via ${via}: expected ${id} and a parent of its own under ${spanId}, downstream got ${JSON.stringify(call)}`);
           }
+          parents.add(parsed.parentId);
         }
         const logged = lines.filter((line) => line.n === String(n));
         expect(logged.map((line) => line.message)).toEqual(['start', 'fetched', 'done']);

@@ -26,7 +26,9 @@ function expectOwnTrace(answer: Answer): void {
   expect(answer.traceId).toMatch(TRACE_ID);
   expect(answer.spanId).toMatch(SPAN_ID);
   expect(answer.sampled).toBe(true);
-  expect(answer.downstream).toEqual({ traceparent: `00-${answer.traceId}-${answer.spanId}-01`, requestId: answer.traceId });
+  // The call's parent is a client span of its own, child of the request's span.
+  expect(answer.downstream).toEqual({ traceparent: expect.stringMatching(new RegExp(`^00-${answer.traceId}-[0-9a-f]{16}-01$`)), requestId: answer.traceId });
+  expect(answer.downstream.traceparent.slice(36, 52)).not.toBe(answer.spanId);
 }
 
 describeEachExpress('traceId() without OpenTelemetry', ({ major }) => {

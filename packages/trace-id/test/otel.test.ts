@@ -125,8 +125,9 @@ describeEachExpress('traceId() under the OpenTelemetry Node SDK', ({ major }) =>
       expect(trace).toBe(body.traceId);
       expect(flags).toBe('01');
       if (mode === 'no-undici') {
-        // No undici instrumentation: keel stamps fetch itself, with the server span as the parent.
+        // No undici instrumentation: keel stamps fetch itself, with OpenTelemetry's exported server span as the parent.
         expect(parent).toBe(body.spanId);
+        expect(servers.some((span) => span.spanId === parent)).toBe(true);
       } else {
         const client = spans.find((span) => span.kind === CLIENT);
         expect(client).toBeDefined();

@@ -7,6 +7,7 @@ import {
   getTraceId,
   installPropagation,
   isPropagationInstalled,
+  parseTraceparent,
   toW3cTraceId,
   traceHeaders,
   traceId,
@@ -14,6 +15,7 @@ import {
   type TraceIdOptions,
 } from '@keel/trace-id';
 import { closeServer, describeEachExpress, listen, type ExpressFactory } from '@keel/test-support';
+import { SPAN_ID } from './helpers';
 
 // Child processes, real sockets and thousands of log lines: slow on a busy machine.
 jest.setTimeout(30_000);
@@ -61,12 +63,21 @@ async function viaFetch(url: string): Promise<void> {
   await (await fetch(url)).text();
 }
 
-/** Checks the downstream got one traceparent (this service's span as parent) and the request ID, else the trace ID. */
-function expectStamped(tag: string, body: { traceId: string; spanId: string; requestId?: string | null }, sampled = '01'): void {
+/**
+ * Checks the downstream got one traceparent of the request's trace and flags,
+ * whose parent is a span of the call's own (not this service's span), and the
+ * request ID, else the trace ID. Returns that parent-id.
+ */
+function expectStamped(tag: string, body: { traceId: string; spanId: string; requestId?: string | null }, sampled = '01'): string {
   const record = seen.get(`/${tag}`)!;
   expect(record).toBeDefined();
-  expect(valuesOf(record, 'traceparent')).toEqual([`00-${toW3cTraceId(body.traceId)}-${body.spanId}-${sampled}`]);
+  const traceparents = valuesOf(record, 'traceparent');
+  expect(traceparents).toEqual([expect.stringMatching(new RegExp(`^00-${toW3cTraceId(body.traceId)}-[0-9a-f]{16}-${sampled}$`))]);
+  const parentId = parseTraceparent(traceparents[0])!.parentId;
+  expect(parentId).toMatch(SPAN_ID);
+  expect(parentId).not.toBe(body.spanId);
   expect(valuesOf(record, 'x-request-id')).toEqual([body.requestId ?? body.traceId]);
+  return parentId;
 }
 
 let counter = 0;
@@ -75,11 +86,29 @@ const tag = (name: string): string => `${name}-${++counter}`;
 describeEachExpress('outbound propagation', ({ express }) => {
   beforeEach(() => installPropagation());
 
-  it('stamps global fetch with traceparent (this service as parent) and X-Request-ID', async () => {
+  it('stamps global fetch with traceparent (a client span of its own as parent) and X-Request-ID', async () => {
     const t = tag('fetch');
     const res = await request(appCalling(express, viaFetch)).get(`/${t}`).set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01').expect(200);
     expect(res.body.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
-    expectStamped(t, res.body, '01');
+    expect(expectStamped(t, res.body, '01')).not.toBe('00f067aa0ba902b7');
+    const u = tag('not-sampled');
+    const dropped = await request(appCalling(express, viaFetch)).get(`/${u}`).set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00').expect(200);
+    expectStamped(u, dropped.body, '00');
+  });
+
+  it('gives each call of a request the same trace and a parent-id of its own', async () => {
+    const [a, b] = [tag('first-call'), tag('second-call')];
+    const app = express();
+    app.use(traceId());
+    app.get('/', async (_req, res) => {
+      await viaFetch(`${downstreamUrl}/${a}`);
+      await viaFetch(`${downstreamUrl}/${b}`);
+      res.json({ traceId: getTraceId(), spanId: getSpanId(), requestId: getRequestId() ?? null });
+    });
+    const body = (await request(app).get('/').set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01').expect(200)).body;
+    expect(body.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    const parents = [expectStamped(a, body), expectStamped(b, body)];
+    expect(new Set([...parents, body.spanId, '00f067aa0ba902b7']).size).toBe(4);
   });
 
   it("stamps undici's request() and fetch()", async () => {
@@ -148,7 +177,8 @@ describeEachExpress('outbound propagation', ({ express }) => {
     expect(isPropagationInstalled()).toBe(false);
     const body = (await request(app).get(`/${t}`).expect(200)).body;
     expect(valuesOf(seen.get(`/${t}`)!, 'traceparent')).toEqual([]);
-    expect(helper).toEqual({ traceparent: `00-${body.traceId}-${body.spanId}-01`, 'x-request-id': body.traceId });
+    expect(helper).toEqual({ traceparent: expect.stringMatching(new RegExp(`^00-${body.traceId}-[0-9a-f]{16}-01$`)), 'x-request-id': body.traceId });
+    expect(helper.traceparent).not.toContain(body.spanId);
 
     // Another app in the process propagates; this one's requests still do not.
     installPropagation();

@@ -45,7 +45,9 @@ describeEachExpress('the README usage example', ({ major }) => {
       expect(calls[0]!['x-request-id']).toBe('order-7-req');
       expect(calls[0]!.traceparent).toMatch(new RegExp(`^00-${body.traceId}-[0-9a-f]{16}-01$`));
       const logged = await app.waitFor((line) => (line as { message?: unknown } | null)?.message === 'loading order');
-      expect(logged).toMatchObject({ service: 'orders', orderId: '7', requestId: 'order-7-req', traceId: body.traceId, spanId: (calls[0]!.traceparent as string).slice(36, 52) });
+      expect(logged).toMatchObject({ service: 'orders', orderId: '7', requestId: 'order-7-req', traceId: body.traceId, spanId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      // The call's parent is a span of its own, child of the logged one.
+      expect((calls[0]!.traceparent as string).slice(36, 52)).not.toBe((logged as { spanId: string }).spanId);
       app.kill('SIGTERM');
       const result = await app.exited;
       expect(result.code).toBe(0);

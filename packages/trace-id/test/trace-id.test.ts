@@ -24,6 +24,13 @@ const PARENT = '00f067aa0ba902b7';
 
 afterAll(() => uninstallPropagation());
 
+/** Checks `traceparent` is of `trace` with `flags`, its parent a span of the call's own: neither `spanId` nor the caller's. */
+function expectCallOf(traceparent: string, trace: string, spanId: string, flags = '01'): void {
+  expect(traceparent).toMatch(new RegExp(`^00-${trace}-[0-9a-f]{16}-${flags}$`));
+  expect(traceparent.slice(36, 52)).not.toBe(spanId);
+  expect(traceparent.slice(36, 52)).not.toBe(PARENT);
+}
+
 /** An app whose one route answers with everything the request's context holds, read after async hops. */
 function tracedApp(express: ExpressFactory, options?: Partial<TraceIdOptions>) {
   const app = express();
@@ -59,7 +66,7 @@ describeEachExpress('traceId()', ({ express }) => {
     expect(res.body.spanId).toMatch(SPAN_ID);
     expect(res.body).toMatchObject({ parentId: null, requestId: null, sampled: true, fromReq: res.body.traceId });
     // The logged trace ID is the very one traceparent carries: a tracing UI and the logs name one trace.
-    expect(res.body.traceparent).toBe(`00-${res.body.traceId}-${res.body.spanId}-01`);
+    expectCallOf(res.body.traceparent, res.body.traceId, res.body.spanId);
     expect(replaced).toHaveLength(1);
     expect(replaced[0]).toMatchObject({ reason: 'absent', header: undefined, received: undefined, traceId: res.body.traceId });
     expect(lines).toEqual([expect.objectContaining({ message: 'handled', traceId: res.body.traceId, spanId: res.body.spanId })]);
@@ -72,8 +79,11 @@ describeEachExpress('traceId()', ({ express }) => {
     expect(res.body.requestId).toBe('req-42.a:b');
     expect(res.body.traceId).toMatch(TRACE_ID);
     expect(res.headers['x-request-id']).toBe('req-42.a:b');
-    expect(res.body.traceparent).toBe(`00-${res.body.traceId}-${res.body.spanId}-01`);
-    expect(res.body.headers).toEqual({ traceparent: res.body.traceparent, 'x-request-id': 'req-42.a:b' });
+    expectCallOf(res.body.traceparent, res.body.traceId, res.body.spanId);
+    expect(res.body.headers).toEqual({ traceparent: expect.any(String), 'x-request-id': 'req-42.a:b' });
+    expectCallOf(res.body.headers.traceparent, res.body.traceId, res.body.spanId);
+    // Each helper call is another outbound call: another parent-id.
+    expect(res.body.headers.traceparent).not.toBe(res.body.traceparent);
     expect(lines[0]).toMatchObject({ traceId: res.body.traceId, spanId: res.body.spanId, requestId: 'req-42.a:b' });
     expect(replaced).toHaveLength(0);
   });
@@ -85,7 +95,7 @@ describeEachExpress('traceId()', ({ express }) => {
       expect(res.body).toMatchObject({ traceId: TRACE, parentId: PARENT, sampled: flags === '01', requestId: null });
       expect(res.body.spanId).toMatch(SPAN_ID);
       expect(res.body.spanId).not.toBe(PARENT);
-      expect(res.body.traceparent).toBe(`00-${TRACE}-${res.body.spanId}-${flags}`);
+      expectCallOf(res.body.traceparent, TRACE, res.body.spanId, flags);
       expect(res.headers['x-request-id']).toBe(TRACE);
     }
     expect(replaced).toHaveLength(0);
@@ -155,7 +165,7 @@ describeEachExpress('traceId()', ({ express }) => {
   it('makes UUIDs with generator "uuid" (traceparent then spells them without dashes), and uses a custom generator', async () => {
     const uuid = await request(tracedApp(express, { generator: 'uuid' }).app).get('/').expect(200);
     expect(uuid.body.traceId).toMatch(UUID);
-    expect(uuid.body.traceparent).toBe(`00-${uuid.body.traceId.replaceAll('-', '')}-${uuid.body.spanId}-01`);
+    expectCallOf(uuid.body.traceparent, uuid.body.traceId.replaceAll('-', ''), uuid.body.spanId);
     let n = 0;
     const custom = await request(tracedApp(express, { generator: () => `job-${++n}` }).app).get('/').expect(200);
     expect(custom.body.traceId).toBe('job-1');
