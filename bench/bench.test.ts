@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runFixture } from '@keel/test-support';
+import { describeWithPrograms, runFixture } from '@keel/test-support';
 
 // The harness, not the speed: a --quick run on two variants must produce a
 // complete report. Never asserts a number that depends on the machine.
@@ -69,16 +69,33 @@ describe('npm run bench --quick', () => {
 describe('npm run bench:cpu', () => {
   it('measures server CPU per request of a variant, bare Express 5 and the variant\'s floor, and judges the variant against its floor', async () => {
     const run = await runFixture(path.join(__dirname, 'cpu.js'), {
-      args: ['--variants', 'keel-trace-id', '--rounds', '1', '--requests', '2000', '--warmup', '1000', '--node', process.versions.node.split('.')[0]!],
+      args: ['--variants', 'keel-trace-id', '--slices', '2', '--requests', '1000', '--warmup', '1000', '--node', process.versions.node.split('.')[0]!],
       timeoutMs: 100_000,
     });
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^# keel bench, CPU per request: \d{4}-\d{2}-\d{2}/);
     expect(run.stdout).toContain(`| variant (Node ${process.versions.node}) |`);
     const rows = run.stdout.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| variant'));
-    expect(rows.map((row) => row.split(' | ')[0])).toEqual(expect.arrayContaining(['| bare Express 5', '| @keel/trace-id alone', '| hand-written floor: trace ID in context and header']));
+    expect(rows.map((row) => row.split(' | ')[0])).toEqual(expect.arrayContaining(['| bare Express 5', '| bare Express 5, a second server (A/A)', '| @keel/trace-id alone', '| hand-written floor: trace ID in context and header']));
+    expect(rows.find((row) => row.startsWith('| bare Express 5, a second server (A/A)'))).toMatch(/A\/A within 0\.97-1\.03x: (met|\*\*NOT met\*\*)/);
     const keel = rows.find((row) => row.startsWith('| @keel/trace-id alone'))!;
-    expect(keel).toMatch(/\| \d+\.\d+x \| \d+\.\d+x \|/);
+    expect(keel).toMatch(/\| \d+\.\d+x \(\d+\.\d+-\d+\.\d+\) \| \d+\.\d+x \(\d+\.\d+-\d+\.\d+\) \|/);
     expect(keel).toMatch(/>= 0\.97x of floor: (met|\*\*NOT met\*\*)/);
   }, 110_000);
+});
+
+// Counting, not speed: proves the valgrind harness yields a count per variant, the A/A row and the floor verdict.
+describeWithPrograms(['valgrind'], 'npm run bench:instructions', () => {
+  it('counts the instructions per request of a variant, bare Express 5 twice and the variant\'s floor, and judges the variant against its floor', async () => {
+    const run = await runFixture(path.join(__dirname, 'instructions.js'), {
+      args: ['--variants', 'keel-timeout', '--slices', '1', '--requests', '300', '--warmup', '300', '--node', process.versions.node.split('.')[0]!],
+      timeoutMs: 170_000,
+    });
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^# keel bench, instructions per request: \d{4}-\d{2}-\d{2}/);
+    const rows = run.stdout.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| variant'));
+    expect(rows.map((row) => row.split(' | ')[0])).toEqual(['| bare Express 5', '| bare Express 5, a second server (A/A)', '| @keel/timeout alone', '| hand-written floor: deadline in context']);
+    for (const row of rows) expect(row).toMatch(/^\| [^|]+ \| \d{1,3}(,\d{3})+ \| \d+\.\d{3}x /);
+    expect(rows[2]).toMatch(/>= 0\.97x of floor: (met|\*\*NOT met\*\*)/);
+  }, 180_000);
 });

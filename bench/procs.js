@@ -19,9 +19,13 @@ function pinning(wanted = true) {
   return { server: '0', load: '1' };
 }
 
-/** Spawns `node <file> ...args` with an IPC channel, under `taskset -c <core>` when a core is given. */
-function spawnNode(file, args, { core, nodeArgs = [], env } = {}) {
-  const nodeCommand = [process.execPath, ...nodeArgs, file, ...args];
+/**
+ * Spawns `node <file> ...args` with an IPC channel, under `taskset -c <core>`
+ * when a core is given, and behind `wrapper` (a command and its arguments, such
+ * as valgrind's) when one is given.
+ */
+function spawnNode(file, args, { core, nodeArgs = [], env, wrapper = [] } = {}) {
+  const nodeCommand = [...wrapper, process.execPath, ...nodeArgs, file, ...args];
   const [command, ...rest] = core ? ['taskset', '-c', core, ...nodeCommand] : nodeCommand;
   return spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, NODE_ENV: 'production', ...env } });
 }
@@ -96,10 +100,10 @@ function stopChild(child, graceMs = 3000) {
 }
 
 /** Starts a server for `variant`: resolves with {status:'listening', child, port, call} or {status:'unavailable', reason}. */
-async function startServer(variant, { core, nodeArgs } = {}) {
-  const child = spawnNode(SERVER, [variant], { core, nodeArgs });
+async function startServer(variant, { core, nodeArgs, wrapper, startTimeoutMs } = {}) {
+  const child = spawnNode(SERVER, [variant], { core, nodeArgs, wrapper });
   child.stdout.resume();
-  const first = await firstMessage(child, ['listening', 'unavailable']);
+  const first = await firstMessage(child, ['listening', 'unavailable'], startTimeoutMs);
   if (first.type === 'unavailable') {
     await stopChild(child);
     return { status: 'unavailable', reason: first.reason };

@@ -48,8 +48,10 @@ function main() {
   }
   let built;
   try {
-    const variant = require(path.join(__dirname, 'variants', `${name}.js`));
-    built = variant.build();
+    // `keel-stack:without-guard+drain`: the variant's file, then what its build() is given.
+    const [file, parameter] = name.split(':');
+    const variant = require(path.join(__dirname, 'variants', `${file}.js`));
+    built = variant.build(parameter);
   } catch (error) {
     const reason = error instanceof Unavailable ? error.message : `failed to build: ${error && error.stack}`;
     console.log(JSON.stringify({ event: 'unavailable', variant: name, reason }));

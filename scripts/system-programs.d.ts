@@ -1,6 +1,6 @@
 // Types of system-programs.js, for the TypeScript test support that imports it.
 /** A program beyond Node that some tests run. */
-export type SystemProgram = 'haproxy' | 'nginx' | 'postgresql' | 'chromium' | 'promtool' | 'prometheus';
+export type SystemProgram = 'haproxy' | 'nginx' | 'postgresql' | 'chromium' | 'promtool' | 'prometheus' | 'valgrind';
 export interface SystemProgramInfo {
   readonly label: string;
   readonly debianPackage: string;

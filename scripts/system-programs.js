@@ -37,6 +37,7 @@ const PROGRAMS = Object.freeze({
   chromium: { label: 'Chromium', debianPackage: 'chromium', candidates: () => [process.env.KEEL_CHROMIUM ?? '/usr/bin/chromium'] },
   promtool: { label: 'promtool', debianPackage: 'prometheus', candidates: () => ['promtool', '/usr/bin/promtool'] },
   prometheus: { label: 'Prometheus', debianPackage: 'prometheus', candidates: () => ['prometheus', '/usr/bin/prometheus'] },
+  valgrind: { label: 'valgrind', debianPackage: 'valgrind', candidates: () => ['valgrind', '/usr/bin/valgrind'] },
 });
 
 function isExecutable(file) {

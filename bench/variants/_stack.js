@@ -1,12 +1,18 @@
 'use strict';
 // The full keel stack in the order every recipe mounts it, with switches for
 // the variants that add one winston access line per request or the cls-hooked
-// backend.
+// backend, and for leaving parts out (what each part costs is the stack's
+// cost less that of the stack without it).
 
 const fs = require('node:fs');
 const { loadExpress, mountRoutes, requireKeel, requireOptional } = require('./_shared');
 
-function buildStack({ winstonLine = false, clsHooked = false } = {}) {
+/** The parts `without` can leave out of the stack. */
+const PARTS = Object.freeze(['process-guards', 'guard', 'probes', 'trace', 'timeout', 'error-handler', 'drain']);
+
+function buildStack({ winstonLine = false, clsHooked = false, without = new Set() } = {}) {
+  for (const part of without) if (!PARTS.includes(part)) throw new Error(`unknown stack part ${part}; parts: ${PARTS.join(', ')}`);
+  const has = (part) => !without.has(part);
   const lifecycle = requireKeel('lifecycle', ['probes', 'getDefaultLifecycle', 'bind', 'useClsHooked']);
   const { traceId, traceFormat, traceMeta } = requireKeel('trace-id', ['traceId', 'traceFormat', 'traceMeta']);
   const { timeout } = requireKeel('timeout', ['timeout']);
@@ -15,21 +21,23 @@ function buildStack({ winstonLine = false, clsHooked = false } = {}) {
   const { drainOnShutdown } = requireKeel('drain', ['drainOnShutdown']);
 
   if (clsHooked) lifecycle.useClsHooked(requireOptional('cls-hooked').createNamespace('keel-bench'));
-  installProcessGuards();
+  if (has('process-guards')) installProcessGuards();
 
-  const app = guardApp(loadExpress(5)());
-  app.use(lifecycle.probes());
-  app.use(traceId());
-  app.use(timeout({ duration: '10s' }));
+  const app = has('guard') ? guardApp(loadExpress(5)()) : loadExpress(5)();
+  if (has('probes')) app.use(lifecycle.probes());
+  if (has('trace')) app.use(traceId());
+  if (has('timeout')) app.use(timeout({ duration: '10s' }));
   if (winstonLine) app.use(accessLog(requireOptional('winston'), traceFormat, traceMeta, lifecycle.bind));
   mountRoutes(app);
-  app.use(notFound());
-  app.use(errorHandler());
+  if (has('error-handler')) {
+    app.use(notFound());
+    app.use(errorHandler());
+  }
 
   return {
     app,
     attach(server) {
-      drainOnShutdown(server);
+      if (has('drain')) drainOnShutdown(server);
       lifecycle.getDefaultLifecycle().markReady();
     },
   };
@@ -60,4 +68,4 @@ function accessLog(winston, traceFormat, traceMeta, bind) {
   };
 }
 
-module.exports = { buildStack };
+module.exports = { buildStack, PARTS };

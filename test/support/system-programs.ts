@@ -43,7 +43,7 @@ function recordSkip(skipped: SkippedSuite): void {
 
 /**
  * `describe` for a suite that runs programs beyond Node (haproxy, nginx,
- * PostgreSQL, Chromium, promtool, prometheus). With every program installed it
+ * PostgreSQL, Chromium, promtool, prometheus, valgrind). With every program installed it
  * runs. With one missing it is skipped and named in the summary at the end of
  * the jest run, which prints the command that installs it; under CI
  * (`CI=true`, as in .ci/run) it fails instead. `KEEL_SKIP_SYSTEM_TESTS=1` skips

@@ -55,6 +55,8 @@ class Connection {
   }
 }
 
+type SlottedSocket = Socket & Record<symbol, Connection | undefined>;
+
 function remoteKey(socket: Socket): string | undefined {
   return socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}|${socket.remotePort ?? ''}`;
 }
@@ -81,7 +83,8 @@ export class ConnectionTracker implements SocketOwner {
   accepted = 0;
   lastAcceptedAt = 0;
   readonly #connections = new Map<Socket, Connection>();
-  readonly #bySocket = new WeakMap<Socket, Connection>();
+  /** Where this tracker keeps a socket's (raw or TLS) connection on the socket: a property read, per request, where a WeakMap costs a lookup. */
+  readonly #slot = Symbol('keel.drain.connection');
   readonly #handshaking = new Map<string, Connection>();
   readonly #marked = new WeakSet<ServerResponse>();
   #inFlight = 0;
@@ -142,7 +145,7 @@ export class ConnectionTracker implements SocketOwner {
 
   /** Whether `socket` (raw or TLS) is an open connection of this server. */
   owns(socket: Socket | null | undefined): boolean {
-    const connection = socket ? this.#bySocket.get(socket) : undefined;
+    const connection = socket ? this.#connectionOf(socket) : undefined;
     return connection !== undefined && this.#connections.has(connection.raw);
   }
 
@@ -229,12 +232,16 @@ export class ConnectionTracker implements SocketOwner {
     }
   }
 
+  #connectionOf(socket: Socket | null): Connection | undefined {
+    return socket === null ? undefined : (socket as SlottedSocket)[this.#slot];
+  }
+
   #onConnection(raw: Socket): Connection {
     this.accepted++;
     this.lastAcceptedAt = Date.now();
     const connection = new Connection(raw);
     this.#connections.set(raw, connection);
-    this.#bySocket.set(raw, connection);
+    (raw as SlottedSocket)[this.#slot] = connection;
     setSocketOwner(raw, this);
     if (this.secure && (raw as Partial<TLSSocket>).encrypted !== true) {
       connection.handshakeKey = remoteKey(raw);
@@ -255,14 +262,14 @@ export class ConnectionTracker implements SocketOwner {
     connection.socket = socket;
     connection.quietSince = Date.now();
     connection.quietBytes = socket.bytesRead;
-    this.#bySocket.set(socket, connection);
+    (socket as SlottedSocket)[this.#slot] = connection;
     setSocketOwner(socket, this);
     if (this.#closing) this.#scheduleSweep();
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     // A connection accepted before drainOnShutdown() was called is adopted at its first request.
-    const connection = this.#bySocket.get(req.socket) ?? this.#onConnection(req.socket);
+    const connection = this.#connectionOf(req.socket) ?? this.#onConnection(req.socket);
     connection.requests++;
     connection.partialSince = undefined;
     connection.responses.push(res);
@@ -282,12 +289,16 @@ export class ConnectionTracker implements SocketOwner {
     })(this);
 
   #responseDone(res: ServerResponse): void {
-    const connection = this.#bySocket.get(res.req.socket!);
+    const connection = this.#connectionOf(res.req.socket);
     if (connection === undefined) return;
     const { responses } = connection;
-    const index = responses[0] === res ? 0 : responses.indexOf(res);
-    if (index === -1) return;
-    responses.splice(index, 1);
+    // Responses end in order but for a connection cut short: shift() allocates nothing, splice() an array.
+    if (responses[0] === res) responses.shift();
+    else {
+      const index = responses.indexOf(res);
+      if (index === -1) return;
+      responses.splice(index, 1);
+    }
     this.#inFlight--;
     this.#lastActivityAt = Date.now();
     if (this.#deregistering && res.writableFinished) this.responsesDuringDrain++;

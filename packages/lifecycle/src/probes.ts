@@ -43,6 +43,10 @@ export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
     const path = paths[probe];
     if (path !== false) routes.set(path, probe);
   }
+  // Most requests are not probes: the character after the leading slash tells, without cutting the path out.
+  const leads = new Set([...routes.keys()].map((path) => path.charCodeAt(1)));
+  const filtered = [...routes.keys()].every((path) => path.length >= 2);
+  const mayBeProbe = (url: string | undefined): boolean => !filtered || url === undefined || url.length < 2 || leads.has(url.charCodeAt(1));
 
   const withChecks = async (body: Omit<ProbeBody, 'checks'>, due: readonly ResolvedHealthCheck[]): Promise<ProbeBody> => {
     if (due.length === 0) return body;
@@ -72,7 +76,7 @@ export function probes(options?: Partial<ProbesOptions>): ProbesMiddleware {
   };
 
   return markSettlesSafely(function probesMiddleware(req, res, next) {
-    const probe = req.method === 'GET' || req.method === 'HEAD' ? routes.get(pathOf(req.url)) : undefined;
+    const probe = (req.method === 'GET' || req.method === 'HEAD') && mayBeProbe(req.url) ? routes.get(pathOf(req.url)) : undefined;
     if (probe === undefined) {
       if (next !== undefined) return next();
       res.statusCode = 404;

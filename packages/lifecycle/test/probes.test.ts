@@ -113,6 +113,21 @@ describeEachExpress('probes()', ({ express }) => {
     await request(app).get('/alive').expect(404);
   });
 
+  it('answers a probe on the mount path itself, with a query string, and passes on what only shares its first letter', async () => {
+    const lifecycle = newLifecycle();
+    lifecycle.markReady();
+    const app = express();
+    app.use('/health', probes({ lifecycle, paths: { live: '/', ready: '/ready', startup: false } }));
+    app.use((_req, res) => {
+      res.status(404).end();
+    });
+    await request(app).get('/health').expect(200);
+    await request(app).get('/health?x=1').expect(200);
+    await request(app).get('/health/ready?x=1').expect(200);
+    await request(app).get('/health/readiness').expect(404);
+    await request(app).get('/health/other').expect(404);
+  });
+
   it('serves a separate admin app on its own port', async () => {
     const lifecycle = newLifecycle();
     lifecycle.markReady();
