@@ -31,8 +31,10 @@ export type SocketCounts = Record<CloseCause, number>;
 class Connection {
   /** The socket requests arrive on: the raw socket for HTTP, the TLS socket once HTTPS is secure. */
   socket: Socket;
-  /** Responses not yet finished, oldest first (more than one when the client pipelines). */
-  readonly responses: ServerResponse[] = [];
+  /** The oldest response not yet finished, if any. */
+  #oldest: ServerResponse | undefined = undefined;
+  /** The unfinished responses queued behind it, oldest first, once the client has pipelined. */
+  #queued: ServerResponse[] | undefined = undefined;
   requests = 0;
   /** When the connection last became silent, and `socket.bytesRead` then. */
   quietSince: number;
@@ -52,6 +54,39 @@ class Connection {
     this.socket = raw;
     this.quietSince = Date.now();
     this.quietBytes = raw.bytesRead;
+  }
+
+  /** How many of its responses have not finished. */
+  get inFlight(): number {
+    return this.#oldest === undefined ? 0 : 1 + (this.#queued?.length ?? 0);
+  }
+
+  /** Its unfinished responses, oldest first. */
+  get responses(): ServerResponse[] {
+    return this.#oldest === undefined ? [] : [this.#oldest, ...(this.#queued ?? [])];
+  }
+
+  /** The newest unfinished response: the one a `Connection: close` goes on. */
+  get newest(): ServerResponse | undefined {
+    return this.#queued !== undefined && this.#queued.length > 0 ? this.#queued[this.#queued.length - 1] : this.#oldest;
+  }
+
+  // One field for the usual single response: an array per request would be allocated and grown each time.
+  add(res: ServerResponse): void {
+    if (this.#oldest === undefined) this.#oldest = res;
+    else (this.#queued ??= []).push(res);
+  }
+
+  /** Removes `res`; false when it was not in flight here. */
+  remove(res: ServerResponse): boolean {
+    if (this.#oldest === res) {
+      this.#oldest = this.#queued !== undefined && this.#queued.length > 0 ? this.#queued.shift() : undefined;
+      return true;
+    }
+    const index = this.#queued === undefined ? -1 : this.#queued.indexOf(res);
+    if (index === -1) return false;
+    this.#queued!.splice(index, 1);
+    return true;
   }
 }
 
@@ -139,7 +174,7 @@ export class ConnectionTracker implements SocketOwner {
   /** Connections with no request in flight. */
   get idle(): number {
     let count = 0;
-    for (const connection of this.#connections.values()) if (connection.responses.length === 0) count++;
+    for (const connection of this.#connections.values()) if (connection.inFlight === 0) count++;
     return count;
   }
 
@@ -153,6 +188,8 @@ export class ConnectionTracker implements SocketOwner {
   deregister(): void {
     if (this.#deregistering) return;
     this.#deregistering = true;
+    // Requests are timed from now on; the shutdown's start counts as the last activity before it.
+    this.#lastActivityAt = Date.now();
     this.#setForceClose(true);
   }
 
@@ -179,7 +216,7 @@ export class ConnectionTracker implements SocketOwner {
     this.#slowClientGrace = Math.max(1, Math.min(this.#slowClientGrace, maxIdleGrace));
     for (const connection of this.#connections.values()) {
       // Bytes in since it went quiet and no request out of them: a request head is arriving now.
-      if (connection.responses.length === 0 && connection.socket.bytesRead !== connection.quietBytes) connection.partialSince ??= this.#closingSince;
+      if (connection.inFlight === 0 && connection.socket.bytesRead !== connection.quietBytes) connection.partialSince ??= this.#closingSince;
       for (const res of connection.responses) this.longLivedNotified += notifyLongLived(res, this);
     }
     this.#scheduleSweep();
@@ -197,8 +234,8 @@ export class ConnectionTracker implements SocketOwner {
     for (const connection of this.#connections.values()) {
       if (connection.closedBy !== undefined) continue;
       connection.closedBy = 'forced';
-      this.cutRequests += connection.responses.length;
-      if (connection.responses.length === 0 && (connection.partialSince !== undefined || connection.socket.bytesRead !== connection.quietBytes)) {
+      this.cutRequests += connection.inFlight;
+      if (connection.inFlight === 0 && (connection.partialSince !== undefined || connection.socket.bytesRead !== connection.quietBytes)) {
         this.#recordSlowClient(connection, 'request incomplete at the drain deadline', now);
       }
     }
@@ -225,7 +262,7 @@ export class ConnectionTracker implements SocketOwner {
   #setForceClose(force: boolean): void {
     this.#forceClose = force;
     for (const connection of this.#connections.values()) {
-      const last = connection.responses.at(-1);
+      const last = connection.newest;
       if (last === undefined) continue;
       if (force) this.#markClose(connection, last);
       else this.#unmarkClose(last);
@@ -272,10 +309,13 @@ export class ConnectionTracker implements SocketOwner {
     const connection = this.#connectionOf(req.socket) ?? this.#onConnection(req.socket);
     connection.requests++;
     connection.partialSince = undefined;
-    connection.responses.push(res);
+    connection.add(res);
     this.#inFlight++;
-    this.#lastActivityAt = Date.now();
-    if (this.#deregistering) this.requestsDuringDrain++;
+    // Activity times matter once the shutdown started (deregister() sets the first): no clock read per request before.
+    if (this.#deregistering) {
+      this.#lastActivityAt = Date.now();
+      this.requestsDuringDrain++;
+    }
     if (this.#forceClose) this.#markClose(connection, res);
     // One function for every response (`this` names it): nothing allocated per request.
     res.on('close', this.#responseClosed);
@@ -291,20 +331,16 @@ export class ConnectionTracker implements SocketOwner {
   #responseDone(res: ServerResponse): void {
     const connection = this.#connectionOf(res.req.socket);
     if (connection === undefined) return;
-    const { responses } = connection;
-    // Responses end in order but for a connection cut short: shift() allocates nothing, splice() an array.
-    if (responses[0] === res) responses.shift();
-    else {
-      const index = responses.indexOf(res);
-      if (index === -1) return;
-      responses.splice(index, 1);
-    }
+    if (!connection.remove(res)) return;
     this.#inFlight--;
-    this.#lastActivityAt = Date.now();
-    if (this.#deregistering && res.writableFinished) this.responsesDuringDrain++;
-    if (responses.length > 0) return;
-    connection.closesAfterResponse = this.#marked.has(res) && res.writableFinished;
-    connection.quietSince = this.#lastActivityAt;
+    if (this.#deregistering) {
+      this.#lastActivityAt = Date.now();
+      if (res.writableFinished) this.responsesDuringDrain++;
+    }
+    if (connection.inFlight > 0) return;
+    // Responses are marked only once the shutdown started; before it, when a connection went quiet never matters (see #sweep).
+    connection.closesAfterResponse = this.#deregistering && this.#marked.has(res) && res.writableFinished;
+    if (this.#deregistering) connection.quietSince = this.#lastActivityAt;
     connection.quietBytes = connection.socket.bytesRead;
     connection.bytesAtLastRequest = connection.quietBytes;
     connection.partialSince = undefined;
@@ -331,7 +367,7 @@ export class ConnectionTracker implements SocketOwner {
     if (!this.#closing) return;
     let earliest = Infinity;
     for (const connection of this.#connections.values()) {
-      if (connection.responses.length > 0 || connection.closedBy !== undefined) continue;
+      if (connection.inFlight > 0 || connection.closedBy !== undefined) continue;
       earliest = Math.min(earliest, Math.max(connection.quietSince, this.#closingSince) + this.#idleGrace);
       if (connection.partialSince !== undefined) earliest = Math.min(earliest, Math.max(connection.partialSince, this.#closingSince) + this.#slowClientGrace);
     }
@@ -362,7 +398,7 @@ export class ConnectionTracker implements SocketOwner {
       return;
     }
     for (const connection of [...this.#connections.values()]) {
-      if (connection.responses.length > 0 || connection.closedBy !== undefined) continue;
+      if (connection.inFlight > 0 || connection.closedBy !== undefined) continue;
       const bytes = connection.socket.bytesRead;
       if (bytes !== connection.quietBytes) {
         // Bytes arrived with no request yet: one is being read. Wait for it to go quiet again,

@@ -21,7 +21,6 @@ const CLIENT_CLOSED = '499';
 // One label value per route pattern in the code; past this many something is feeding raw paths.
 const MAX_ROUTES = 1_000;
 const defaultMetricsCollected = new WeakSet<Registry>();
-const RECORDED = Symbol('keel.metrics.recorded');
 
 /**
  * Records every request in Prometheus metrics: `http_request_duration_seconds`
@@ -58,39 +57,57 @@ export function metrics(options?: MetricsOptions): MetricsMiddleware {
 }
 
 /** Times each request and records it once, when its response closes. */
+/** Where a request's start time is kept on `req`, one key per set of metrics (per registry). */
+const startKeys = new WeakMap<HttpMetrics, symbol>();
+
+type TimedRequest = IncomingMessage & Record<symbol, number | undefined>;
+
 class RequestRecorder {
   readonly #routes: BoundedLabel;
+  readonly #startedAt: symbol;
 
   constructor(
     readonly http: HttpMetrics,
     readonly options: ResolvedMetricsOptions,
   ) {
     this.#routes = new BoundedLabel(MAX_ROUTES, '<other>');
+    let key = startKeys.get(http);
+    if (key === undefined) startKeys.set(http, (key = Symbol('keel.metrics.startedAt')));
+    this.#startedAt = key;
   }
 
   start(req: IncomingMessage, res: ServerResponse): void {
     const http = this.http;
+    const timed = req as TimedRequest;
     // Mounted twice (app and router) on one registry: the first mount times the request.
-    const marked = req as IncomingMessage & { [RECORDED]?: HttpMetrics };
-    if (marked[RECORDED] === http) return;
-    marked[RECORDED] = http;
-    const startedAt = performance.now();
+    if (timed[this.#startedAt] !== undefined) return;
+    timed[this.#startedAt] = performance.now();
     http.inFlight++;
     if (http.responseSize !== undefined) countWrites(res);
     // 'close' comes once per response, after 'finish' or when the connection dies first.
-    res.on('close', () => {
-      http.inFlight--;
-      const seconds = (performance.now() - startedAt) / 1000;
-      const route = this.route(req);
-      const method = req.method ?? 'UNKNOWN';
-      const status = res.writableFinished ? statusLabel(res.statusCode) : CLIENT_CLOSED;
-      http.duration.record(method, route, status, seconds);
-      if (http.requestSize !== undefined) {
-        const length = Number(req.headers['content-length']);
-        if (Number.isFinite(length) && length >= 0) http.requestSize.observe({ method, route }, length);
-      }
-      if (http.responseSize !== undefined) http.responseSize.observe({ method, route, status_code: status }, bytesOf(res));
-    });
+    res.on('close', this.#responseClosed);
+  }
+
+  // One listener for every response (`this` names it): no closure per request.
+  readonly #responseClosed = ((recorder: RequestRecorder) =>
+    function responseClosed(this: ServerResponse): void {
+      recorder.#record(this);
+    })(this);
+
+  #record(res: ServerResponse): void {
+    const { http } = this;
+    const req = res.req as TimedRequest;
+    http.inFlight--;
+    const seconds = (performance.now() - req[this.#startedAt]!) / 1000;
+    const route = this.route(req);
+    const method = req.method ?? 'UNKNOWN';
+    const status = res.writableFinished ? statusLabel(res.statusCode) : CLIENT_CLOSED;
+    http.duration.record(method, route, status, seconds);
+    if (http.requestSize !== undefined) {
+      const length = Number(req.headers['content-length']);
+      if (Number.isFinite(length) && length >= 0) http.requestSize.observe({ method, route }, length);
+    }
+    if (http.responseSize !== undefined) http.responseSize.observe({ method, route, status_code: status }, bytesOf(res));
   }
 
   route(req: IncomingMessage): string {

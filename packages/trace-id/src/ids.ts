@@ -19,20 +19,20 @@ function randomHex(bytes: number): string {
   return hex;
 }
 
-const ZERO_SPAN = '0'.repeat(16);
 const ZERO_TRACE = '0'.repeat(32);
 
 /** A fresh W3C span (parent) ID: 16 lowercase hex characters, never all zeros. */
 export function newSpanId(): string {
   let id = randomHex(8);
-  while (id === ZERO_SPAN) id = randomHex(8);
+  // By character, not `=== '0000000000000000'`: comparing a slice of the pool to another string flattens and compares it whole.
+  while (isZeros(id, 0, 16)) id = randomHex(8);
   return id;
 }
 
 /** A fresh W3C trace ID: 32 lowercase hex characters, never all zeros. */
 export function newW3cTraceId(): string {
   let id = randomHex(16);
-  while (id === ZERO_TRACE) id = randomHex(16);
+  while (isZeros(id, 0, 32)) id = randomHex(16);
   return id;
 }
 
