@@ -12,7 +12,7 @@ const BASELINE = 'express5';
 /** The second bare Express 5 server, whose ratio to the first is the run's noise (the A/A row). */
 const AA = 'express5 (A/A)';
 /** The variants measured when `--variants` is not given. */
-const DEFAULT_VARIANTS = Object.freeze(['keel-trace-id', 'keel-timeout', 'keel-stack', 'keel-drain', 'keel-error-handler', 'keel-metrics', 'cls-rtracer', 'express-http-context', 'connect-timeout', 'express-prom-bundle']);
+const DEFAULT_VARIANTS = Object.freeze(['keel-trace-id', 'keel-timeout', 'keel-stack', 'keel-drain', 'keel-error-handler', 'keel-metrics', 'cls-rtracer', 'express-http-context', 'connect-timeout', 'express-prom-bundle', 'floor-stack-layers', 'floor-drain', 'floor-metrics']);
 
 /**
  * A variant's module with its `name` and the `file` its server loads. A name

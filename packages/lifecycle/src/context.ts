@@ -47,16 +47,21 @@ export const CONTEXT_PROPERTY = Symbol.for('keel.requestContext');
 // Set once the request's events re-enter a bridged store's scope (on the first entry under a bridge).
 const BRIDGE_SCOPED = Symbol.for('keel.lifecycle.bridgeScoped');
 
-/**
- * On a socket: the first of the contexts still open on it (more than one when
- * the client pipelines), the rest linked through the contexts themselves; `null`
- * once the socket is tracked and none is open.
- */
-const SOCKET_CONTEXTS = Symbol.for('keel.lifecycle.socketContexts.v2');
-/** On a socket: the last of its open contexts, so a client pipelining many requests costs no walk. */
-const SOCKET_LAST_CONTEXT = Symbol.for('keel.lifecycle.socketLastContext.v2');
+/** On a socket: its {@link SocketContexts}, from its first request context on. */
+const SOCKET_CONTEXTS = Symbol.for('keel.lifecycle.socketContexts.v3');
 
-type TrackedSocket = Socket & { [SOCKET_CONTEXTS]?: KeelRequestContext | null; [SOCKET_LAST_CONTEXT]?: KeelRequestContext | null };
+type TrackedSocket = Socket & { [SOCKET_CONTEXTS]?: SocketContexts };
+
+/**
+ * The contexts still open on one connection, oldest first (more than one when
+ * the client pipelines), linked through the contexts themselves. One per
+ * connection: a request reads one property of its socket and writes to this
+ * object, never to the socket.
+ */
+class SocketContexts {
+  first: KeelRequestContext | undefined = undefined;
+  last: KeelRequestContext | undefined = undefined;
+}
 
 class KeelRequestContext implements RequestContext, ListenerContext {
   // On the prototype (set below the store it names), so no request pays for it.
@@ -69,8 +74,8 @@ class KeelRequestContext implements RequestContext, ListenerContext {
   requestId?: string;
   deadline?: number;
   [BRIDGE_SCOPED] = false;
-  /** The socket whose list of open contexts holds this one, while it does. */
-  socket: TrackedSocket | undefined = undefined;
+  /** The connection whose list of open contexts holds this one, while it does. */
+  onSocket: SocketContexts | undefined = undefined;
   previousOnSocket: KeelRequestContext | undefined = undefined;
   nextOnSocket: KeelRequestContext | undefined = undefined;
   #controller: AbortController | undefined;
@@ -139,12 +144,12 @@ interface ContextState {
   readonly storage: AsyncLocalStorage<RequestContext>;
   bridge: ContextBridge | undefined;
   readonly endListeners: ContextEndListener[];
-  /** The sockets with a context open now or earlier, until they close: per connection, never per request. */
-  readonly sockets: Set<TrackedSocket>;
+  /** The connections with a context open now or earlier, until they close: per connection, never per request. */
+  readonly sockets: Set<SocketContexts>;
 }
 
-// Version 2: contexts kept per socket, none in a process-wide set.
-const state = versionedProcessGlobal<ContextState>('keel.lifecycle.contextState', 2, () => ({
+// Version 3: contexts kept per connection in one object on its socket, none in a process-wide set.
+const state = versionedProcessGlobal<ContextState>('keel.lifecycle.contextState', 3, () => ({
   storage: new AsyncLocalStorage<RequestContext>(),
   bridge: undefined,
   endListeners: [],
@@ -186,8 +191,8 @@ export function contextOf(req: IncomingMessage): RequestContext | undefined {
  */
 export function activeContexts(): ReadonlySet<RequestContext> {
   const snapshot = new Set<RequestContext>();
-  for (const socket of sockets) {
-    for (let context = socket[SOCKET_CONTEXTS]; context; context = context.nextOnSocket) if (!context.ended) snapshot.add(context);
+  for (const connection of sockets) {
+    for (let context = connection.first; context; context = context.nextOnSocket) if (!context.ended) snapshot.add(context);
   }
   return snapshot;
 }
@@ -249,44 +254,44 @@ function endOnResponseClose(this: ServerResponse): void {
 }
 
 function track(context: KeelRequestContext, socket: TrackedSocket): void {
-  const head = socket[SOCKET_CONTEXTS];
-  context.socket = socket;
-  if (head === undefined) {
-    // The socket's first context: one listener and one set entry per connection.
+  let connection = socket[SOCKET_CONTEXTS];
+  if (connection === undefined) {
+    // The socket's first context: one object, one listener and one set entry per connection.
+    connection = socket[SOCKET_CONTEXTS] = new SocketContexts();
     addUnboundListener(socket, 'close', endSocketContexts, false);
-    sockets.add(socket);
+    sockets.add(connection);
   }
-  if (head === undefined || head === null) {
-    socket[SOCKET_CONTEXTS] = context;
-    socket[SOCKET_LAST_CONTEXT] = context;
-    return;
+  context.onSocket = connection;
+  const last = connection.last;
+  if (last === undefined) connection.first = context;
+  else {
+    last.nextOnSocket = context;
+    context.previousOnSocket = last;
   }
-  const last = socket[SOCKET_LAST_CONTEXT]!;
-  last.nextOnSocket = context;
-  context.previousOnSocket = last;
-  socket[SOCKET_LAST_CONTEXT] = context;
+  connection.last = context;
 }
 
 function untrack(context: KeelRequestContext): void {
-  const socket = context.socket;
-  if (socket === undefined) return;
+  const connection = context.onSocket;
+  if (connection === undefined) return;
   const { previousOnSocket: previous, nextOnSocket: next } = context;
-  if (previous === undefined) socket[SOCKET_CONTEXTS] = next ?? null;
+  if (previous === undefined) connection.first = next;
   else previous.nextOnSocket = next;
-  if (next === undefined) socket[SOCKET_LAST_CONTEXT] = previous ?? null;
+  if (next === undefined) connection.last = previous;
   else next.previousOnSocket = previous;
-  context.socket = context.previousOnSocket = context.nextOnSocket = undefined;
+  context.onSocket = context.previousOnSocket = context.nextOnSocket = undefined;
 }
 
 // Node 20 and 22 never emit 'close' on a pipelined response still queued when its socket dies: end those here.
 function endSocketContexts(this: TrackedSocket): void {
-  sockets.delete(this);
-  let context = this[SOCKET_CONTEXTS];
-  this[SOCKET_CONTEXTS] = null;
-  this[SOCKET_LAST_CONTEXT] = null;
-  while (context !== undefined && context !== null) {
+  const connection = this[SOCKET_CONTEXTS];
+  if (connection === undefined) return;
+  sockets.delete(connection);
+  let context = connection.first;
+  connection.first = connection.last = undefined;
+  while (context !== undefined) {
     const next = context.nextOnSocket;
-    context.socket = context.previousOnSocket = context.nextOnSocket = undefined;
+    context.onSocket = context.previousOnSocket = context.nextOnSocket = undefined;
     endContext(context);
     context = next;
   }
@@ -322,7 +327,16 @@ function tellEnd(context: RequestContext): void {
  * `'end'`, `'finish'`, `'close'`...) run in the request's context too.
  */
 export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse, next: () => T): T {
-  const context = (contextOf(req) as KeelRequestContext | undefined) ?? createContext(req, res);
+  return enterRequestContext((contextOf(req) as KeelRequestContext | undefined) ?? createContext(req, res), next);
+}
+
+/**
+ * {@link runInRequestContext} for a middleware that already holds the
+ * request's context (from {@link openRequestContext}): runs `next` inside it,
+ * without looking the context up on `req` again.
+ */
+export function enterRequestContext<T>(opened: RequestContext, next: () => T): T {
+  const context = opened as KeelRequestContext;
   if (storage.getStore() === context) return next();
   if (state.bridge === undefined) return storage.run(context, next);
   if (context[BRIDGE_SCOPED]) return runWith(context, next);
@@ -330,8 +344,8 @@ export function runInRequestContext<T>(req: IncomingMessage, res: ServerResponse
   return runWith(context, () => {
     // A bridged store (cls-hooked) keeps values set during the request: re-enter this very scope.
     const resource = new AsyncResource('keel.RequestContext');
-    emitInScope(resource, req);
-    emitInScope(resource, res);
+    emitInScope(resource, context.req);
+    emitInScope(resource, context.res);
     return next();
   });
 }

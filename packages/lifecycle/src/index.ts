@@ -19,7 +19,7 @@ export type { ShutdownPhase, ShutdownHook, ShutdownHookContext, ShutdownHookOpti
 export type { Beacon } from './beacons';
 export { runOutsideRequestContext } from './context';
 export { processGlobal, versionedProcessGlobal } from './process-global';
-export { runInRequestContext, runInContext, openRequestContext, getContext, contextOf, activeContexts, onRequestContextEnd, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
+export { runInRequestContext, enterRequestContext, runInContext, openRequestContext, getContext, contextOf, activeContexts, onRequestContextEnd, bind, setContextBridge, getContextBridge, CONTEXT_PROPERTY } from './context';
 export type { RequestContext, ContextBridge, ContextEndListener } from './context';
 export { requestContext } from './request-context';
 export type { RequestContextMiddleware } from './request-context';

@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   createJsonLogger,
+  enterRequestContext,
   markSettlesSafely,
   redactUrl,
   onRequestContextEnd,
   openRequestContext,
   peekDefaultLifecycle,
   runInContext,
-  runInRequestContext,
   type Lifecycle,
   type Logger,
   type RequestContext,
@@ -48,8 +48,9 @@ export function timeout(options?: number | string | TimeoutOptions): TimeoutMidd
   listenForContextEnds();
   const deadlines = new RequestDeadlines(resolveOptions(options));
   return markSettlesSafely(function timeoutMiddleware(req, res, next) {
-    deadlines.arm(openRequestContext(req, res), req, res, next);
-    runInRequestContext(req, res, next);
+    const context = openRequestContext(req, res);
+    deadlines.arm(context, req, res, next);
+    enterRequestContext(context, next);
   });
 }
 

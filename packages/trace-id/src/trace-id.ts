@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { contextOf, markSettlesSafely, openRequestContext, runInRequestContext } from '@keel/lifecycle';
+import { contextOf, enterRequestContext, markSettlesSafely, openRequestContext, runInRequestContext } from '@keel/lifecycle';
 import { OTEL_SPAN, OUTBOUND, RECEIVED, type OutboundConfig, type TracedContext } from './context';
 import { newSpanId, newUuid, newW3cTraceId, parseTraceparent, type Traceparent } from './ids';
 import { resolveOptions, type ReplaceReason, type TraceIdOptions } from './options';
@@ -188,13 +188,14 @@ export function traceId(options?: Partial<TraceIdOptions>): TraceIdMiddleware {
     const existing = contextOf(req) as TracedContext | undefined;
     // Mounted twice (app and router): the first one's ID stands.
     if (existing !== undefined && existing[OUTBOUND] !== undefined) {
-      runInRequestContext(req, res, next);
+      enterRequestContext(existing, next);
       return;
     }
     if (runsNoUserCode) {
       // No user code runs in assign(): fill the context in, then enter it, with no closure per request.
-      assign(openRequestContext(req, res) as TracedContext, req, res);
-      runInRequestContext(req, res, next);
+      const context = (existing ?? openRequestContext(req, res)) as TracedContext;
+      assign(context, req, res);
+      enterRequestContext(context, next);
       return;
     }
     runInRequestContext(req, res, () => {
