@@ -1,6 +1,7 @@
 'use strict';
 // What the hand-written floors share: IDs drawn from a pool of random bytes, as
-// any careful ID generator does, and the deadline a floor arms per request.
+// any careful ID generator does, the deadline a floor arms per request, and the
+// count of requests in flight per connection that a drain needs.
 
 const { randomBytes } = require('node:crypto');
 
@@ -28,4 +29,22 @@ function armDeadline(res, next, ms) {
   res.once('close', () => clearTimeout(timer));
 }
 
-module.exports = { idPool, armDeadline };
+const IN_FLIGHT = Symbol('inFlight');
+
+function responseClosed() {
+  const socket = this.req.socket;
+  if (socket) socket[IN_FLIGHT]--;
+}
+
+/**
+ * Counts the requests in flight on each connection, as a drain needs to tell
+ * idle connections from busy ones at shutdown: one shared 'close' listener per
+ * response.
+ */
+function countInFlight(req, res) {
+  const socket = req.socket;
+  socket[IN_FLIGHT] = (socket[IN_FLIGHT] || 0) + 1;
+  res.on('close', responseClosed);
+}
+
+module.exports = { idPool, armDeadline, countInFlight };

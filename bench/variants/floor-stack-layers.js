@@ -5,18 +5,19 @@
 // floors is what Express charges per layer; no keel code.
 const { AsyncLocalStorage } = require('node:async_hooks');
 const { loadExpress, mountRoutes } = require('./_shared');
-const { armDeadline, idPool } = require('./_floor');
+const { armDeadline, countInFlight, idPool } = require('./_floor');
 
 module.exports = {
   title: 'hand-written floor: the full stack, one layer per package',
   group: 'floor',
-  setup: 'three middlewares (probe paths; trace ID in context and header; deadline timer cleared on close), a 404 and an error handler',
+  setup: 'three middlewares (requests in flight per connection and probe paths; trace ID in context and header; deadline timer cleared on close), a 404 and an error handler',
   build() {
     const als = new AsyncLocalStorage();
     const nextIds = idPool();
     let ready = true;
     const app = loadExpress(5)();
     app.use(function floorProbes(req, res, next) {
+      countInFlight(req, res);
       if (req.url === '/livez' || req.url === '/readyz') {
         res.statusCode = req.url === '/readyz' && !ready ? 503 : 200;
         res.end();
