@@ -22,8 +22,8 @@ const { DEFAULT_VARIANTS, variantsFor, summarize, markdownTable, machineName } =
 const HELP = `Usage: npm run bench:instructions -- [options]
 
   --node N           the Node line to measure on: 20, 22, 24 or 26 (default ${CURRENT_LTS})
-  --slices N         measured slices per server (default 3)
-  --requests N       requests per slice (default 3000)
+  --slices N         measured slices per server (default 4)
+  --requests N       requests per slice (default 5000)
   --warmup N         warm-up requests per server, not counted (default 40000)
   --connections N    keep-alive connections (default 50)
   --parallel N       servers measured at once (default: the number of cores)
@@ -75,7 +75,7 @@ async function measureVariant(variant, options, outDir) {
       const before = await instructionsSoFar(server.child.pid);
       const result = await load.run({ url, connections: options.connections, amount: options.requests });
       const after = await instructionsSoFar(server.child.pid);
-      samples.push({ cost: (after - before) / result.requests, failures: result.non2xx + result.errors + result.timeouts });
+      samples.push({ cost: (after - before) / result.requests, requests: result.requests, failures: result.non2xx + result.errors + result.timeouts });
     }
     process.stderr.write(`[bench:instructions] ${variant.name}: ${samples.map((sample) => Math.round(sample.cost)).join(', ')} instructions/request\n`);
     return samples;
@@ -101,8 +101,8 @@ async function main() {
   if (probe.error || probe.status !== 0) throw new Error('npm run bench:instructions needs valgrind on the PATH (Debian: apt-get install valgrind)');
   runOnNodeLine(line);
   const options = {
-    slices: Number(values.slices ?? 3),
-    requests: Number(values.requests ?? 3000),
+    slices: Number(values.slices ?? 4),
+    requests: Number(values.requests ?? 5000),
     warmup: Number(values.warmup ?? 40000),
     connections: Number(values.connections ?? 50),
     parallel: Number(values.parallel ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length)),
@@ -122,7 +122,7 @@ async function main() {
     `# keel bench, instructions per request: ${startedAt.slice(0, 10)}`,
     '',
     `- ${machineName()}; Node ${process.versions.node}; ${probe.stdout.trim()} (callgrind); each server warmed with ${options.warmup} requests uninstrumented, then ${options.slices} slices of ${options.requests} requests counted, \`GET /trivial\` over ${options.connections} keep-alive connections, autocannon in its own process`,
-    "- Instructions: every instruction the server process executed (all its threads: JavaScript, V8's compiler and garbage collector, libuv) per request, median of the slices. Ratio: bare Express 5's instructions per request over the variant's (above 1.000x is cheaper), interquartile range over the slices in brackets; to floor: the same against the variant's hand-written floor. The A/A row is a second bare Express 5 server.",
+    "- Instructions: every instruction the server process executed (all its threads: JavaScript, V8's compiler and garbage collector, libuv) per request, over all the measured requests (a garbage collection counts in the slice it fell in). Ratio: bare Express 5's instructions per request over the variant's (above 1.000x is cheaper), with the range of the variant's slices in brackets (interquartile); to floor: the same against the variant's hand-written floor. The A/A row is a second bare Express 5 server.",
     '',
     markdownTable(summarize(variants, samples, { paired: false }), { node: process.versions.node, costColumn: 'instructions/req', formatCost: (count) => Math.round(count).toLocaleString('en-US') }),
     '',

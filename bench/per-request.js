@@ -43,6 +43,16 @@ function variantsFor(chosen) {
   return [...names].map(loadVariant);
 }
 
+function weightedMean(samples) {
+  let cost = 0;
+  let requests = 0;
+  for (const sample of samples) {
+    cost += sample.cost * (sample.requests ?? 1);
+    requests += sample.requests ?? 1;
+  }
+  return cost / requests;
+}
+
 function quartiles(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return [sorted[Math.floor(sorted.length / 4)], sorted[Math.ceil((3 * sorted.length) / 4) - 1]];
@@ -50,11 +60,14 @@ function quartiles(values) {
 
 /**
  * The rows and verdicts of a run. `samples` maps a variant's name to its
- * samples (`{ cost, p99?, peakRss?, failures }`, cost per request in any unit,
- * or `{ unavailable }`). With `paired`, the k-th samples of all variants were
- * taken together (one slice) and ratios are taken sample by sample, then their
- * median; otherwise the ratio is that of the medians. A ratio above 1 means the
- * variant costs less than its reference.
+ * samples (`{ cost, requests?, p99?, peakRss?, failures }`, cost per request in
+ * any unit, or `{ unavailable }`). With `paired`, the k-th samples of all
+ * variants were taken together (one slice), a variant's cost is the median of
+ * its samples, and ratios are taken sample by sample, then their median.
+ * Otherwise a variant's cost is the mean over all its requests (every sample
+ * weighed by its `requests`, so the work a garbage collection does counts
+ * once, in the slice it fell in) and the ratio is that of the means. A ratio
+ * above 1 means the variant costs less than its reference.
  */
 function summarize(variants, samples, { paired }) {
   const rows = new Map();
@@ -67,7 +80,7 @@ function summarize(variants, samples, { paired }) {
     const known = (key) => mine.map((sample) => sample[key]).filter((value) => value !== undefined);
     rows.set(variant.name, {
       variant,
-      cost: median(mine.map((sample) => sample.cost)),
+      cost: paired ? median(mine.map((sample) => sample.cost)) : weightedMean(mine),
       all: mine.map((sample) => sample.cost),
       p99: known('p99').length ? median(known('p99')) : undefined,
       peakRss: known('peakRss').length ? Math.max(...known('peakRss')) : undefined,
@@ -75,7 +88,7 @@ function summarize(variants, samples, { paired }) {
     });
   }
   const base = rows.get(BASELINE);
-  const ratios = (reference, row) => (paired ? row.all.map((cost, k) => reference.all[k] / cost) : reference.all.map((cost) => cost / row.cost));
+  const ratios = (reference, row) => row.all.map((cost, k) => (paired ? reference.all[k] : reference.cost) / cost);
   const ratio = (reference, row) => (paired ? median(ratios(reference, row)) : reference.cost / row.cost);
   for (const row of rows.values()) {
     if (row.unavailable || !base || base.unavailable) continue;
