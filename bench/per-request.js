@@ -64,10 +64,10 @@ function quartiles(values) {
  * any unit, or `{ unavailable }`). With `paired`, the k-th samples of all
  * variants were taken together (one slice), a variant's cost is the median of
  * its samples, and ratios are taken sample by sample, then their median.
- * Otherwise a variant's cost is the mean over all its requests (every sample
- * weighed by its `requests`, so the work a garbage collection does counts
- * once, in the slice it fell in) and the ratio is that of the means. A ratio
- * above 1 means the variant costs less than its reference.
+ * Otherwise the ratio is that of the medians, and each row also carries
+ * `mean`, the cost over all its requests (every sample weighed by its
+ * `requests`, so a slice in which a major garbage collection fell counts
+ * with it). A ratio above 1 means the variant costs less than its reference.
  */
 function summarize(variants, samples, { paired }) {
   const rows = new Map();
@@ -80,7 +80,8 @@ function summarize(variants, samples, { paired }) {
     const known = (key) => mine.map((sample) => sample[key]).filter((value) => value !== undefined);
     rows.set(variant.name, {
       variant,
-      cost: paired ? median(mine.map((sample) => sample.cost)) : weightedMean(mine),
+      cost: median(mine.map((sample) => sample.cost)),
+      mean: paired ? undefined : weightedMean(mine),
       all: mine.map((sample) => sample.cost),
       p99: known('p99').length ? median(known('p99')) : undefined,
       peakRss: known('peakRss').length ? Math.max(...known('peakRss')) : undefined,
@@ -126,16 +127,19 @@ function markdownTable(rows, { node, costColumn, formatCost }) {
   const ratio = (value, range) => (value === undefined ? '' : `${fixed(value, 3)}x (${fixed(range[0], 2)}-${fixed(range[1], 2)})`);
   const measured = [...rows.values()].filter((row) => !row.unavailable);
   const withLatency = measured.some((row) => row.p99 !== undefined);
-  const extra = withLatency ? ' p99 ms | peak RSS MiB |' : '';
-  const lines = [`| variant (Node ${node}) | ${costColumn} | ratio to bare | to floor |${extra} targets |`, `|---|---:|---:|---:|${withLatency ? '---:|---:|' : ''}---|`];
+  const withMean = measured.some((row) => row.mean !== undefined);
+  const extra = `${withLatency ? ' p99 ms | peak RSS MiB |' : ''}${withMean ? ' mean over all requests | its ratio to bare |' : ''}`;
+  const lines = [`| variant (Node ${node}) | ${costColumn} | ratio to bare | to floor |${extra} targets |`, `|---|---:|---:|---:|${withLatency ? '---:|---:|' : ''}${withMean ? '---:|---:|' : ''}---|`];
+  const base = rows.get(BASELINE);
   for (const row of rows.values()) {
     if (row.unavailable) {
-      lines.push(`| ${row.variant.title} | unavailable: ${row.unavailable} | | |${withLatency ? ' | |' : ''} |`);
+      lines.push(`| ${row.variant.title} | unavailable: ${row.unavailable} | | |${withLatency ? ' | |' : ''}${withMean ? ' | |' : ''} |`);
       continue;
     }
     const checks = (row.checks || []).map((check) => `${check.claim}: ${check.met === null ? 'n/a' : check.met ? 'met' : '**NOT met**'}`).join('; ');
     const latency = withLatency ? ` ${fixed(row.p99, 0)} | ${fixed(row.peakRss / 1048576, 0)} |` : '';
-    lines.push(`| ${row.variant.title} | ${formatCost(row.cost)} | ${ratio(row.toBare, row.toBareSpread)} | ${ratio(row.toFloor, row.toFloorSpread)} |${latency} ${checks}${row.failures ? ` (${row.failures} failed requests)` : ''} |`);
+    const mean = withMean ? ` ${formatCost(row.mean)} | ${base && !base.unavailable ? `${fixed(base.mean / row.mean, 3)}x` : ''} |` : '';
+    lines.push(`| ${row.variant.title} | ${formatCost(row.cost)} | ${ratio(row.toBare, row.toBareSpread)} | ${ratio(row.toFloor, row.toFloorSpread)} |${latency}${mean} ${checks}${row.failures ? ` (${row.failures} failed requests)` : ''} |`);
   }
   return lines.join('\n');
 }
