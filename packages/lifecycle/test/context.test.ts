@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNamespace, destroyNamespace, type Namespace } from 'cls-hooked';
-import { activeContexts, bind, contextOf, getContext, getContextBridge, isInvalidOptionError, onRequestContextEnd, openRequestContext, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
+import { activeContexts, bind, contextOf, enterRequestContext, getContext, getContextBridge, isInvalidOptionError, onRequestContextEnd, openRequestContext, requestContext, runInRequestContext, useClsHooked, type RequestContext } from '@keel/lifecycle';
 import { closeServer, describeEachExpress } from '@keel/test-support';
 
 // Real processes and sockets on a shared, loaded machine: generous limits, never tight ones.
@@ -364,7 +364,10 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
       }
     });
 
-    it('lets a middleware fill in a context opened with openRequestContext() before running the chain in it', async () => {
+    it.each([
+      ['runInRequestContext(req, res, next)', 'lookup'],
+      ['enterRequestContext(context, next)', 'opened'],
+    ] as const)('lets a middleware fill in a context opened with openRequestContext() before running the chain in it with %s', async (_name, entry) => {
       const seen: Array<{ opened: RequestContext; outside: RequestContext | undefined; inside: RequestContext | undefined; traceId: string | undefined; body: string }> = [];
       const app = express();
       app.use((req, res, next) => {
@@ -372,7 +375,8 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('requ
         expect(openRequestContext(req, res)).toBe(opened);
         opened.traceId = String(req.headers['x-id']);
         const outside = getContext();
-        runInRequestContext(req, res, () => {
+        const enter = (fn: () => void): void => (entry === 'opened' ? enterRequestContext(opened, fn) : runInRequestContext(req, res, fn));
+        enter(() => {
           let body = '';
           // Added inside the context, so Node's later 'data' and 'end' events enter it.
           req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
