@@ -27,6 +27,7 @@ const HELP = `Usage: npm run bench:instructions -- [options]
   --warmup N         warm-up requests per server, not counted (default 40000)
   --connections N    keep-alive connections (default 50)
   --parallel N       servers measured at once (default: the number of cores)
+  --semi-space MB    V8's young generation fixed at MB per semi-space (default 16; 0: V8's own sizing)
   --variants a,b     the variants to measure (names as in bench/variants)
   --help
 
@@ -42,6 +43,7 @@ const FLAGS = {
   warmup: { type: 'string' },
   connections: { type: 'string' },
   parallel: { type: 'string' },
+  'semi-space': { type: 'string' },
   variants: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -63,7 +65,10 @@ async function instructionsSoFar(pid) {
  */
 async function measureVariant(variant, options, outDir) {
   const wrapper = ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${path.join(outDir, 'callgrind.%p.out')}`];
-  const server = await startServer(variant.file, { wrapper, startTimeoutMs: 180_000 });
+  // V8 sizes its young generation from allocation rates over wall time, which valgrind stretches
+  // and which the other servers running at once change: fixed, every server collects alike.
+  const nodeArgs = options.semiSpace > 0 ? [`--min-semi-space-size=${options.semiSpace}`, `--max-semi-space-size=${options.semiSpace}`] : [];
+  const server = await startServer(variant.file, { wrapper, nodeArgs, startTimeoutMs: 180_000 });
   if (server.status !== 'listening') return [{ unavailable: server.reason }];
   const load = await startLoad();
   try {
@@ -106,6 +111,7 @@ async function main() {
     warmup: Number(values.warmup ?? 40000),
     connections: Number(values.connections ?? 50),
     parallel: Number(values.parallel ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length)),
+    semiSpace: Number(values['semi-space'] ?? 16),
   };
   const variants = variantsFor(values.variants ? values.variants.split(',').filter(Boolean) : DEFAULT_VARIANTS);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'keel-instructions-'));
@@ -121,7 +127,7 @@ async function main() {
   const report = [
     `# keel bench, instructions per request: ${startedAt.slice(0, 10)}`,
     '',
-    `- ${machineName()}; Node ${process.versions.node}; ${probe.stdout.trim()} (callgrind); each server warmed with ${options.warmup} requests uninstrumented, then ${options.slices} slices of ${options.requests} requests counted, \`GET /trivial\` over ${options.connections} keep-alive connections, autocannon in its own process`,
+    `- ${machineName()}; Node ${process.versions.node}; ${probe.stdout.trim()} (callgrind); ${options.semiSpace > 0 ? `V8's young generation fixed at ${options.semiSpace} MB per semi-space; ` : ''}each server warmed with ${options.warmup} requests uninstrumented, then ${options.slices} slices of ${options.requests} requests counted, \`GET /trivial\` over ${options.connections} keep-alive connections, autocannon in its own process`,
     "- Instructions: every instruction the server process executed (all its threads: JavaScript, V8's compiler and garbage collector, libuv) per request, median of the slices: the steady work of a request, minor garbage collections included; the mean over all measured requests also counts the major collections that fell in the window (each adds 10-30% to its slice, so it moves with where they fell). Ratio: bare Express 5's median over the variant's (above 1.000x is cheaper), the variant's slices against it in brackets (interquartile); to floor: the same against the variant's hand-written floor. The A/A row is a second bare Express 5 server.",
     '',
     markdownTable(summarize(variants, samples, { paired: false }), { node: process.versions.node, costColumn: 'instructions/req', formatCost: (count) => Math.round(count).toLocaleString('en-US') }),
