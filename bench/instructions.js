@@ -29,6 +29,7 @@ const HELP = `Usage: npm run bench:instructions -- [options]
   --parallel N       servers measured at once (default: the number of cores)
   --semi-space MB    V8's young generation fixed at MB per semi-space (default 16; 0: V8's own sizing)
   --variants a,b     the variants to measure (names as in bench/variants)
+  --outbound         instead: @keel/outbound's client instructions per call against a bare undici Agent
   --help
 
 Needs valgrind (Debian: apt-get install valgrind). Variants default to
@@ -45,6 +46,7 @@ const FLAGS = {
   parallel: { type: 'string' },
   'semi-space': { type: 'string' },
   variants: { type: 'string' },
+  outbound: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -105,6 +107,12 @@ async function main() {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) throw new Error('npm run bench:instructions needs valgrind on the PATH (Debian: apt-get install valgrind)');
   runOnNodeLine(line);
+  if (values.outbound) {
+    const { countOutboundInstructions, outboundInstructionsMarkdown } = require('./outbound');
+    const result = await countOutboundInstructions({ log: (message) => process.stderr.write(`[bench:instructions] ${message}\n`) });
+    process.stdout.write(`${outboundInstructionsMarkdown(result)}\n`);
+    return;
+  }
   const options = {
     slices: Number(values.slices ?? 4),
     requests: Number(values.requests ?? 5000),

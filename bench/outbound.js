@@ -26,8 +26,8 @@ server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }
 process.on('disconnect', () => process.exit(0));
 `;
 
-function spawnPinned(args, core) {
-  const command = core ? ['taskset', '-c', core, process.execPath, ...args] : [process.execPath, ...args];
+function spawnPinned(args, core, wrapper = []) {
+  const command = core ? ['taskset', '-c', core, ...wrapper, process.execPath, ...args] : [...wrapper, process.execPath, ...args];
   return spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } });
 }
 
@@ -59,7 +59,8 @@ async function measure(request, dispatcher, url, connections, ms) {
   return { calls, cpu: used.user + used.system };
 }
 
-async function warm(request, dispatcher, url, connections, amount) {
+/** Makes `amount` calls through `dispatcher` from `connections` concurrent loops. */
+async function callMany(request, dispatcher, url, connections, amount) {
   let left = amount;
   await Promise.all(
     Array.from({ length: connections }, async () => {
@@ -69,6 +70,99 @@ async function warm(request, dispatcher, url, connections, amount) {
       }
     }),
   );
+}
+
+/** Asks the parent for the instructions this process has executed so far (it runs under callgrind). */
+function instructionsSoFar() {
+  return new Promise((resolve) => {
+    process.once('message', (message) => resolve(message.instructions));
+    process.send({ type: 'count' });
+  });
+}
+
+/**
+ * The client under callgrind: both dispatchers measured in alternating
+ * slices of `calls` calls each; a slice's number is the instructions per call.
+ */
+async function countingClient({ url, slices, calls, connections, warmup }) {
+  const { Agent, request } = require('undici');
+  const { outbound } = require(path.join(__dirname, '..', 'packages', 'outbound'));
+  const dispatchers = {
+    agent: new Agent({ connections }),
+    outbound: outbound({ dispatcher: new Agent({ connections }) }),
+  };
+  for (const dispatcher of Object.values(dispatchers)) await callMany(request, dispatcher, url, connections, warmup);
+  process.send({ type: 'instrument' });
+  await new Promise((resolve) => process.once('message', resolve));
+  const samples = { agentIr: [], outboundIr: [] };
+  for (let slice = 0; slice < slices; slice++) {
+    for (const name of slice % 2 === 0 ? ['agent', 'outbound'] : ['outbound', 'agent']) {
+      const before = await instructionsSoFar();
+      await callMany(request, dispatchers[name], url, connections, calls);
+      samples[`${name}Ir`].push(((await instructionsSoFar()) - before) / calls);
+    }
+  }
+  for (const dispatcher of Object.values(dispatchers)) await dispatcher.close();
+  return samples;
+}
+
+/**
+ * `npm run bench:instructions -- --outbound`: the client's instructions per
+ * call through outbound() against a bare undici Agent, counted by callgrind;
+ * the server runs natively in its own process.
+ */
+async function countOutboundInstructions({ slices = 10, calls = 2000, connections = 50, warmup = 20000, log = () => {} } = {}) {
+  const { execFile } = require('node:child_process');
+  const { promisify } = require('node:util');
+  const run = promisify(execFile);
+  const server = spawnPinned(['-e', SERVER_SOURCE]);
+  let worker;
+  try {
+    const { port } = await firstMessage(server);
+    const url = `http://127.0.0.1:${port}/`;
+    log(`outbound: ${slices} slices of ${calls} calls per dispatcher, ${connections} concurrent calls, ${warmup} warm-up calls each, client under callgrind`);
+    worker = spawnPinned([__filename, '--counting-client', JSON.stringify({ url, slices, calls, connections, warmup })], null, ['valgrind', '-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${require('node:os').tmpdir()}/keel-outbound-callgrind.%p.out`]);
+    worker.stdout.resume();
+    const samples = await new Promise((resolve, reject) => {
+      worker.on('exit', (code) => reject(new Error(`the counting client exited with code ${code}`)));
+      worker.on('message', async (message) => {
+        try {
+          if (message.type === 'instrument') {
+            await run('callgrind_control', ['-i', 'on', String(worker.pid)]);
+            worker.send({ type: 'instrumented' });
+          } else if (message.type === 'count') {
+            const { stdout } = await run('callgrind_control', ['-e', 'Ir', String(worker.pid)]);
+            const counts = [...stdout.matchAll(/^\s*Th\s+\d+\s+([\d,]+)\s*$/gm)].map((match) => Number(match[1].replaceAll(',', '')));
+            worker.send({ type: 'count', instructions: counts.reduce((sum, count) => sum + count, 0) });
+          } else if (message.type === 'samples') resolve(message.samples);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    const ratios = samples.agentIr.map((agent, i) => agent / samples.outboundIr[i]);
+    return { agentIr: median(samples.agentIr), outboundIr: median(samples.outboundIr), ratio: median(ratios), slices: ratios, target: TARGET, met: median(ratios) >= TARGET, node: process.version };
+  } finally {
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+    server.kill();
+  }
+}
+
+/** The counting result as markdown. */
+function outboundInstructionsMarkdown(result) {
+  return [
+    '## @keel/outbound: instructions per call against a bare undici Agent',
+    '',
+    `The client under callgrind, both dispatchers in alternating slices; calls need no retry. Node ${result.node}.`,
+    '',
+    '| dispatcher | client instructions per call (median slice) | ratio (Agent / outbound) | target | met |',
+    '|---|---:|---:|---|---|',
+    `| undici \`Agent\` | ${Math.round(result.agentIr).toLocaleString('en-US')} | 1.000x | | |`,
+    `| \`outbound()\` | ${Math.round(result.outboundIr).toLocaleString('en-US')} | ${result.ratio.toFixed(3)}x | >= ${result.target} | ${result.met ? 'yes' : 'NO'} |`,
+    '',
+    `Ratios by slice pair: ${result.slices.map((r) => r.toFixed(3)).join(', ')}.`,
+    '',
+  ].join('\n');
 }
 
 /**
@@ -83,7 +177,7 @@ async function client({ url, rounds, duration, connections, warmup, slices }) {
     agent: new Agent({ connections }),
     outbound: outbound({ dispatcher: new Agent({ connections }) }),
   };
-  for (const dispatcher of Object.values(dispatchers)) await warm(request, dispatcher, url, connections, warmup);
+  for (const dispatcher of Object.values(dispatchers)) await callMany(request, dispatcher, url, connections, warmup);
   const samples = { agent: [], outbound: [], agentCpu: [], outboundCpu: [] };
   const sliceMs = (duration * 1000) / slices;
   for (let round = 0; round < rounds; round++) {
@@ -185,11 +279,20 @@ async function reportOutbound(options, pins, startedAt, log) {
   log(`report written to ${path.relative(process.cwd(), out)} (and .json)`);
 }
 
-module.exports = { runOutboundBench, outboundMarkdown, reportOutbound, TARGET };
+module.exports = { runOutboundBench, outboundMarkdown, reportOutbound, countOutboundInstructions, outboundInstructionsMarkdown, TARGET };
 
 if (require.main === module) {
   const clientAt = process.argv.indexOf('--client');
-  if (clientAt !== -1) {
+  const countingAt = process.argv.indexOf('--counting-client');
+  if (countingAt !== -1) {
+    countingClient(JSON.parse(process.argv[countingAt + 1])).then(
+      (samples) => process.send({ type: 'samples', samples }, () => process.exit(0)),
+      (error) => {
+        process.stderr.write(`${error && error.stack ? error.stack : error}\n`);
+        process.exit(1);
+      },
+    );
+  } else if (clientAt !== -1) {
     client(JSON.parse(process.argv[clientAt + 1])).then(
       (samples) => process.send(samples, () => process.exit(0)),
       (error) => {
