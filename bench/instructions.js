@@ -9,14 +9,14 @@
 // why bench:cpu (time) and bench (throughput) stay the measures of speed and
 // this one the tie-breaker. See bench/README.md.
 
-const { spawnSync, execFile } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { promisify } = require('node:util');
 const { parseFlags } = require('../scripts/parse-flags');
 const { CURRENT_LTS, parseNodeLine, runOnNodeLine } = require('../scripts/node-lines');
 const { startServer, startLoad, stopChild } = require('./procs');
+const { instructionsSoFar, startCounting } = require('./callgrind');
 const { DEFAULT_VARIANTS, variantsFor, summarize, markdownTable, machineName } = require('./per-request');
 
 const HELP = `Usage: npm run bench:instructions -- [options]
@@ -50,16 +50,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const run = promisify(execFile);
-
-/** The instructions the callgrind-run process `pid` has executed since its instrumentation was switched on. */
-async function instructionsSoFar(pid) {
-  const { stdout } = await run('callgrind_control', ['-e', 'Ir', String(pid)]);
-  const counts = [...stdout.matchAll(/^\s*Th\s+\d+\s+([\d,]+)\s*$/gm)].map((match) => Number(match[1].replaceAll(',', '')));
-  if (counts.length === 0) throw new Error(`callgrind_control printed no instruction count for ${pid}: ${stdout}`);
-  return counts.reduce((sum, count) => sum + count, 0);
-}
-
 /**
  * One variant's samples: its server started under callgrind with
  * instrumentation off, warmed, then instrumented; each slice is the
@@ -76,7 +66,7 @@ async function measureVariant(variant, options, outDir) {
   try {
     const url = `http://127.0.0.1:${server.port}/trivial`;
     await load.run({ url, connections: options.connections, amount: options.warmup });
-    await run('callgrind_control', ['-i', 'on', String(server.child.pid)]);
+    await startCounting(server.child.pid);
     const samples = [];
     for (let slice = 0; slice < options.slices; slice++) {
       const before = await instructionsSoFar(server.child.pid);

@@ -112,9 +112,7 @@ async function countingClient({ url, slices, calls, connections, warmup }) {
  * the server runs natively in its own process.
  */
 async function countOutboundInstructions({ slices = 10, calls = 2000, connections = 50, warmup = 20000, log = () => {} } = {}) {
-  const { execFile } = require('node:child_process');
-  const { promisify } = require('node:util');
-  const run = promisify(execFile);
+  const { instructionsSoFar, startCounting } = require('./callgrind');
   const server = spawnPinned(['-e', SERVER_SOURCE]);
   let worker;
   try {
@@ -128,12 +126,10 @@ async function countOutboundInstructions({ slices = 10, calls = 2000, connection
       worker.on('message', async (message) => {
         try {
           if (message.type === 'instrument') {
-            await run('callgrind_control', ['-i', 'on', String(worker.pid)]);
+            await startCounting(worker.pid);
             worker.send({ type: 'instrumented' });
           } else if (message.type === 'count') {
-            const { stdout } = await run('callgrind_control', ['-e', 'Ir', String(worker.pid)]);
-            const counts = [...stdout.matchAll(/^\s*Th\s+\d+\s+([\d,]+)\s*$/gm)].map((match) => Number(match[1].replaceAll(',', '')));
-            worker.send({ type: 'count', instructions: counts.reduce((sum, count) => sum + count, 0) });
+            worker.send({ type: 'count', instructions: await instructionsSoFar(worker.pid) });
           } else if (message.type === 'samples') resolve(message.samples);
         } catch (error) {
           reject(error);
