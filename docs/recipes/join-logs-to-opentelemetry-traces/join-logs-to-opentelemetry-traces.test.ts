@@ -91,6 +91,8 @@ describe.each(EXPRESS_MAJORS)("recipe: join keel's logs to OpenTelemetry traces 
     expect(body.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(response.headers.get('x-request-id')).toBe(body.traceId);
 
+    // The route's span ends after the server span's batch may have gone out: wait for it too.
+    await app.waitFor((line) => (line as Line | null)?.span?.traceId === body.traceId && (line as Line).span!.name.startsWith('request handler'));
     const spans = await spansOf(body.traceId);
     const server = spans.filter((span) => span.kind === SERVER);
     expect(server).toHaveLength(1);
